@@ -1,0 +1,53 @@
+# evpnd — top-level commands. `make help` lists them.
+SHELL := /bin/bash
+CARGO ?= cargo
+FUZZ_SECONDS ?= 20
+
+.PHONY: help demo test test-unit test-fuzz test-vm lint fmt bench fuzz clean-netns deps build release
+
+help:
+	@echo "make demo    build in release and run the biggest real job (see README)"
+	@echo "make test    install missing test dependencies, then run every test"
+	@echo "make lint    rustfmt check + clippy -D warnings"
+	@echo "make bench   benchmarks that print numbers and ratios"
+	@echo "make fuzz    longer fuzzing runs (FUZZ_SECONDS per target, default 300)"
+	@echo "make clean-netns  remove leftover evpnd test namespaces"
+
+deps:
+	@scripts/install-test-deps.sh
+
+build:
+	$(CARGO) build --workspace --all-targets
+
+release:
+	$(CARGO) build --release --workspace
+
+test: deps lint test-unit test-fuzz test-vm
+
+test-unit:
+	$(CARGO) test --workspace --no-fail-fast
+
+test-fuzz:
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
+test-vm:
+	@scripts/vm-tests.sh
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+bench:
+	$(CARGO) bench --workspace
+
+fuzz:
+	@scripts/fuzz.sh 300
+
+demo:
+	@scripts/demo.sh
+
+clean-netns:
+	@for ns in $$(ip netns list | awk '{print $$1}' | grep -E '^evt'); do ip netns del $$ns; done; true

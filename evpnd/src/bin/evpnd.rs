@@ -1,0 +1,3 @@
+fn main() -> anyhow::Result<()> {
+    anyhow::bail!("evpnd: the BGP speaker is not built yet; see README.md")
+}
