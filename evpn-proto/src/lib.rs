@@ -15,9 +15,31 @@
 //! factor of the input length: every length field is checked against the
 //! bytes actually present through a bounded [`reader::Reader`].
 
+pub mod attr;
+pub mod capability;
 pub mod error;
+pub mod evpn;
+pub mod ext_community;
+pub mod large_community;
+pub mod message;
+pub mod pmsi;
+pub mod prefix;
 pub mod reader;
 pub mod types;
 
+pub use attr::{MpNlri, MpReach, MpUnreach, NextHop, PathAttrs, RawAttribute};
+pub use capability::Capability;
 pub use error::{Action, Error, NlriError};
+pub use evpn::{
+    read_evpn_routes, EthernetAd, EthernetSegment, EvpnKey, EvpnRoute, EvpnRouteIter, Imet,
+    IpPrefix, MacIp,
+};
+pub use ext_community::{read_ext_communities, ExtCommunity, RouteTarget, TunnelType};
+pub use large_community::{read_large_communities, LargeCommunity};
+pub use message::{
+    decode_message, frame_len, DecodeCxt, Decoded, FamilySet, Message, Notification, Open,
+    RouteRefresh, Update, UpdateDecoded, Verdict,
+};
+pub use pmsi::{PmsiError, PmsiTunnel, PmsiTunnelType};
+pub use prefix::{read_ipv4_prefixes, read_ipv6_prefixes, Ipv4Prefix, Ipv6Prefix, Prefix};
 pub use types::{Afi, Esi, Family, Label, Mac, Rd, Safi, Vni};

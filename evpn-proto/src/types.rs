@@ -244,6 +244,11 @@ impl Label {
     pub fn read(r: &mut Reader<'_>) -> Result<Label, Short> {
         r.u24("label").map(Label)
     }
+    /// The 3 wire octets, big-endian.
+    #[inline]
+    pub fn from_bytes(b: [u8; 3]) -> Label {
+        Label(u32::from_be_bytes([0, b[0], b[1], b[2]]))
+    }
     pub fn write(self, out: &mut Vec<u8>) {
         out.put_u24(self.0);
     }
@@ -266,9 +271,15 @@ impl Rd {
     pub const LEN: usize = 8;
 
     pub fn read(r: &mut Reader<'_>) -> Result<Rd, Short> {
-        let typ = r.u16("RD type")?;
-        let v: [u8; 6] = r.array("RD value")?;
-        Ok(match typ {
+        r.array("RD").map(Rd::from_bytes)
+    }
+
+    /// Interpret the 8 wire octets; every value is some RD.
+    #[inline]
+    pub fn from_bytes(b: [u8; 8]) -> Rd {
+        let typ = u16::from_be_bytes([b[0], b[1]]);
+        let v = [b[2], b[3], b[4], b[5], b[6], b[7]];
+        match typ {
             0 => Rd::As2 {
                 asn: u16::from_be_bytes([v[0], v[1]]),
                 number: u32::from_be_bytes([v[2], v[3], v[4], v[5]]),
@@ -282,7 +293,7 @@ impl Rd {
                 number: u16::from_be_bytes([v[4], v[5]]),
             },
             typ => Rd::Unknown { typ, value: v },
-        })
+        }
     }
 
     pub fn write(&self, out: &mut Vec<u8>) {
