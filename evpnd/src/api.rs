@@ -1,0 +1,345 @@
+//! The JSON API between `evpnctl` (or any client) and the daemon.
+//!
+//! Requests are objects tagged by `"command"` (kebab-case), e.g.
+//! `{"command": "show-bgp-routes", "family": "evpn", "route_type": 2}`.
+//! The shell passes the parsed JSON to the core as
+//! [`Input::Api`](crate::core::io::Input::Api); the core answers with
+//! [`Output::ApiReply`](crate::core::io::Output::ApiReply) carrying one of the
+//! reply shapes below, or `{"error": "..."}`. `reload` is answered by the
+//! shell itself (it reads the file and calls `Core::reload`).
+//!
+//! Addresses are JSON strings (`"10.0.0.1"`, `"fd00::1"`); MACs
+//! `"aa:bb:cc:dd:ee:ff"`; RDs `"10.0.0.1:100"` or `"65000:100"`; route
+//! targets `"65000:100"`; prefixes `"10.1.0.0/24"`.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::core::best_path::Reason;
+
+/// One API request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "kebab-case")]
+pub enum Request {
+    /// One row per peer.
+    ShowBgpSummary,
+    /// Detail for all peers, or one.
+    ShowBgpNeighbors {
+        #[serde(default)]
+        peer: Option<IpAddr>,
+    },
+    /// Routes of one family, filtered.
+    ShowBgpRoutes(RouteQuery),
+    /// Originate a local route (enters Loc-RIB as the local "peer").
+    RouteAdd(RouteSpec),
+    /// Withdraw a local route (only the key fields of the spec are used).
+    RouteDel(RouteSpec),
+    /// Re-read the configuration file (handled by the shell).
+    Reload,
+}
+
+/// Address family names as operators write them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApiFamily {
+    Evpn,
+    Ipv4,
+    Ipv6,
+}
+
+/// Filters for `show-bgp-routes`. Absent fields do not filter.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RouteQuery {
+    pub family: Option<ApiFamily>,
+    /// EVPN route type 1..=5.
+    #[serde(default)]
+    pub route_type: Option<u8>,
+    #[serde(default)]
+    pub rd: Option<String>,
+    #[serde(default)]
+    pub mac: Option<String>,
+    /// Unicast or RT-5 prefix (exact match), or an RT-2 IP.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Only paths from this peer (Adj-RIB-In) or to this peer (with `advertised`).
+    #[serde(default)]
+    pub peer: Option<IpAddr>,
+    /// Show the peer's Adj-RIB-In as received (needs `peer`), incl. non-best paths.
+    #[serde(default)]
+    pub received: bool,
+    /// Show what we advertise to `peer` (its Adj-RIB-Out).
+    #[serde(default)]
+    pub advertised: bool,
+    /// Cap on the number of rows (default 10,000).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// A route to originate (`route-add`) or withdraw (`route-del`).
+///
+/// EVPN: `route_type` 2 (rd, mac, ip?, vni, l3vni?), 3 (rd, originator or
+/// next_hop, vni → PMSI label) or 5 (rd, prefix, vni, gateway_ip?).
+/// Unicast: `prefix` and `next_hop`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RouteSpec {
+    pub family: Option<ApiFamily>,
+    #[serde(default)]
+    pub route_type: Option<u8>,
+    #[serde(default)]
+    pub rd: Option<String>,
+    #[serde(default)]
+    pub eth_tag: Option<u32>,
+    #[serde(default)]
+    pub esi: Option<String>,
+    #[serde(default)]
+    pub mac: Option<String>,
+    #[serde(default)]
+    pub ip: Option<IpAddr>,
+    /// RT-5 or unicast prefix.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// RT-5 gateway IP (0.0.0.0 / :: when absent).
+    #[serde(default)]
+    pub gateway_ip: Option<IpAddr>,
+    /// L2 VNI (label 1 of RT-2, label of RT-3/RT-5).
+    #[serde(default)]
+    pub vni: Option<u32>,
+    /// L3 VNI (label 2 of RT-2, symmetric IRB).
+    #[serde(default)]
+    pub l3vni: Option<u32>,
+    /// RT-3 originating router IP; defaults to the next hop.
+    #[serde(default)]
+    pub originator: Option<IpAddr>,
+    #[serde(default)]
+    pub route_targets: Vec<String>,
+    /// The VTEP (EVPN) or next hop (unicast); defaults to the router id.
+    #[serde(default)]
+    pub next_hop: Option<IpAddr>,
+    #[serde(default)]
+    pub mac_mobility_seq: Option<u32>,
+    #[serde(default)]
+    pub sticky: bool,
+    #[serde(default)]
+    pub router_mac: Option<String>,
+    #[serde(default)]
+    pub default_gateway: bool,
+    #[serde(default)]
+    pub local_pref: Option<u32>,
+    #[serde(default)]
+    pub med: Option<u32>,
+    /// Extra AS_PATH (as an AS_SEQUENCE) for testing.
+    #[serde(default)]
+    pub as_path: Vec<u32>,
+    /// Standard communities as `"65000:1"`.
+    #[serde(default)]
+    pub communities: Vec<String>,
+}
+
+/// Reply to `show-bgp-summary`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub router_id: Ipv4Addr,
+    pub asn: u32,
+    pub peers: Vec<SummaryRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SummaryRow {
+    pub peer: IpAddr,
+    pub remote_as: u32,
+    /// `idle`, `connect`, `active`, `open-sent`, `open-confirm`, `established`.
+    pub state: String,
+    /// Seconds since the session reached Established, or since it went down.
+    pub uptime_secs: u64,
+    pub families: Vec<FamilyCounts>,
+    pub messages_in: u64,
+    pub messages_out: u64,
+}
+
+/// Route counters of one family of one peer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FamilyCounts {
+    pub family: ApiFamily,
+    /// Paths in the Adj-RIB-In (treat-as-withdraw paths are not kept).
+    pub received: u64,
+    /// Received paths that are best in the Loc-RIB.
+    pub accepted: u64,
+    pub advertised: u64,
+}
+
+/// Reply to `show-bgp-neighbors`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Neighbors {
+    pub neighbors: Vec<NeighborDetail>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NeighborDetail {
+    pub peer: IpAddr,
+    pub remote_as: u32,
+    pub local_as: u32,
+    /// `ibgp` or `ebgp`.
+    pub kind: String,
+    pub state: String,
+    pub uptime_secs: u64,
+    pub passive: bool,
+    /// Created from a configured `range`.
+    pub dynamic: bool,
+    pub route_reflector_client: bool,
+    pub remote_router_id: Option<Ipv4Addr>,
+    pub local_address: Option<String>,
+    pub remote_address: Option<String>,
+    pub configured_hold_time: u16,
+    pub negotiated: Option<NegotiatedInfo>,
+    pub last_error: Option<LastError>,
+    /// `none`, `helper-stale` (peer restarting, its routes kept stale),
+    /// `restarting` (we restarted and wait for this peer's End-of-RIB).
+    pub graceful_restart_state: String,
+    pub families: Vec<FamilyCounts>,
+    pub messages_in: u64,
+    pub messages_out: u64,
+    pub updates_in: u64,
+    pub updates_out: u64,
+    pub established_transitions: u64,
+    pub connect_failures: u32,
+}
+
+/// What both sides agreed on in their OPENs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NegotiatedInfo {
+    pub hold_time: u16,
+    pub keepalive: u16,
+    pub families: Vec<ApiFamily>,
+    pub four_octet_as: bool,
+    pub route_refresh: bool,
+    pub enhanced_route_refresh: bool,
+    /// IPv4 families whose next hop may be IPv6 (RFC 8950).
+    pub extended_next_hop: Vec<ApiFamily>,
+    /// The peer's graceful-restart capability, when both sides sent one.
+    pub graceful_restart: Option<PeerGr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerGr {
+    pub restart_time: u16,
+    /// The peer restarted (R bit).
+    pub restarting: bool,
+    /// Families the peer preserved forwarding for (F bit set).
+    pub forwarding_preserved: Vec<ApiFamily>,
+    pub families: Vec<ApiFamily>,
+}
+
+/// The last NOTIFICATION sent or received, or why the session dropped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LastError {
+    /// `sent`, `received` or `local` (connection closed without a NOTIFICATION).
+    pub direction: String,
+    pub code: u8,
+    pub subcode: u8,
+    pub reason: String,
+    /// Hex of the NOTIFICATION data.
+    pub data: String,
+}
+
+/// Reply to `show-bgp-routes`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Routes {
+    pub routes: Vec<RouteRow>,
+    /// More rows matched than `limit`.
+    pub truncated: bool,
+}
+
+/// One path with all its attributes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RouteRow {
+    pub family: ApiFamily,
+    /// The route key as text (`[2]:[rd]:[tag]:[mac]:[ip]`, or a prefix).
+    pub key: String,
+    pub route_type: Option<u8>,
+    pub rd: Option<String>,
+    pub mac: Option<String>,
+    pub ip: Option<IpAddr>,
+    pub prefix: Option<String>,
+    pub esi: Option<String>,
+    pub eth_tag: Option<u32>,
+    pub labels: Vec<u32>,
+    pub gateway_ip: Option<IpAddr>,
+    /// `None` for locally originated routes.
+    pub peer: Option<IpAddr>,
+    pub best: bool,
+    /// Why the best path won against the runner-up (only on the best path).
+    pub reason: Option<Reason>,
+    pub stale: bool,
+    pub next_hop: Option<IpAddr>,
+    pub origin: String,
+    pub as_path: String,
+    pub local_pref: Option<u32>,
+    pub med: Option<u32>,
+    pub communities: Vec<String>,
+    pub ext_communities: Vec<String>,
+    pub route_targets: Vec<String>,
+    pub originator_id: Option<Ipv4Addr>,
+    pub cluster_list: Vec<Ipv4Addr>,
+    pub mac_mobility_seq: Option<u32>,
+    pub sticky: bool,
+    pub router_mac: Option<String>,
+    pub default_gateway: bool,
+}
+
+/// Reply to `route-add` / `route-del`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ack {
+    pub ok: bool,
+    pub key: String,
+}
+
+/// Every error reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    pub error: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn requests_parse_from_kebab_case_commands() {
+        let r: Request = serde_json::from_value(json!({"command": "show-bgp-summary"})).unwrap();
+        assert_eq!(r, Request::ShowBgpSummary);
+        let r: Request = serde_json::from_value(
+            json!({"command": "show-bgp-routes", "family": "evpn", "route_type": 2}),
+        )
+        .unwrap();
+        assert_eq!(
+            r,
+            Request::ShowBgpRoutes(RouteQuery {
+                family: Some(ApiFamily::Evpn),
+                route_type: Some(2),
+                ..Default::default()
+            })
+        );
+        let r: Request = serde_json::from_value(json!({
+            "command": "route-add", "family": "evpn", "route_type": 2,
+            "rd": "10.0.0.1:100", "mac": "00:11:22:33:44:55", "vni": 100,
+            "route_targets": ["65000:100"], "mac_mobility_seq": 3, "sticky": true
+        }))
+        .unwrap();
+        let Request::RouteAdd(spec) = r else {
+            panic!("not a route-add")
+        };
+        assert_eq!(spec.mac_mobility_seq, Some(3));
+        assert!(spec.sticky);
+        let r: Request =
+            serde_json::from_value(json!({"command": "show-bgp-neighbors", "peer": "10.0.0.2"}))
+                .unwrap();
+        assert_eq!(
+            r,
+            Request::ShowBgpNeighbors {
+                peer: Some("10.0.0.2".parse().unwrap())
+            }
+        );
+    }
+}
