@@ -1,3 +1,812 @@
-fn main() -> anyhow::Result<()> {
-    anyhow::bail!("evpnctl: no commands yet; see README.md")
+//! `evpnctl`: a thin client of evpnd's JSON API.
+//!
+//! ```text
+//! evpnctl [--socket PATH] [--json] show bgp summary
+//! evpnctl show bgp neighbors [PEER]
+//! evpnctl show bgp routes --afi evpn|ipv4|ipv6 [--type N] [--rd RD] [--vni N] [--mac MAC] [--prefix P] [--peer IP]
+//! evpnctl route add|del evpn mac-ip --rd RD --mac MAC [--ip IP] --vni N [--rt RT]... [--next-hop IP]
+//! evpnctl route add|del evpn imet   --rd RD --ip VTEP [--vni N] [--rt RT]...
+//! evpnctl route add|del evpn prefix --rd RD --prefix P --vni N [--gateway IP] [--router-mac MAC] [--rt RT]...
+//! evpnctl route add|del ipv4|ipv6 --prefix P [--next-hop IP]
+//! evpnctl reload
+//! ```
+//! Human tables by default; `--json` prints the daemon's reply as it is.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::IpAddr;
+
+use evpnd::api::{ApiFamily, Neighbors, Request, RouteQuery, RouteSpec, Routes, Summary};
+use serde_json::Value;
+
+#[derive(Debug, Parser)]
+#[command(name = "evpnctl", version, about = "Query and steer a running evpnd")]
+struct Cli {
+    /// evpnd's API socket.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        default_value = "/run/evpnd/evpnd.sock"
+    )]
+    socket: PathBuf,
+    /// Print the raw JSON reply.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Give up waiting for the daemon after this many seconds.
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 10)]
+    timeout: u64,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show state.
+    #[command(subcommand)]
+    Show(Show),
+    /// Originate or withdraw a route by hand.
+    #[command(subcommand)]
+    Route(RouteCmd),
+    /// Re-read the config file and apply the difference.
+    Reload,
+    // `decode` (hex or pcap → decoded messages) is wired by the decode module.
+}
+
+#[derive(Debug, Subcommand)]
+enum Show {
+    #[command(subcommand)]
+    Bgp(ShowBgp),
+}
+
+#[derive(Debug, Subcommand)]
+enum ShowBgp {
+    /// One line per neighbor: state, uptime, prefixes received/sent.
+    Summary,
+    /// Neighbor details (one or all).
+    Neighbors {
+        /// The neighbor's address.
+        peer: Option<IpAddr>,
+    },
+    /// Loc-RIB routes of one address family.
+    Routes(RoutesArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Afi {
+    Evpn,
+    Ipv4,
+    Ipv6,
+}
+
+impl Afi {
+    fn api(self) -> ApiFamily {
+        match self {
+            Afi::Evpn => ApiFamily::Evpn,
+            Afi::Ipv4 => ApiFamily::Ipv4,
+            Afi::Ipv6 => ApiFamily::Ipv6,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct RoutesArgs {
+    #[arg(long, value_enum, default_value = "evpn")]
+    afi: Afi,
+    /// EVPN route type (1-5).
+    #[arg(long = "type", value_name = "N")]
+    route_type: Option<u8>,
+    #[arg(long)]
+    rd: Option<String>,
+    #[arg(long)]
+    mac: Option<String>,
+    /// Unicast or RT-5 prefix, or an RT-2 IP.
+    #[arg(long)]
+    prefix: Option<String>,
+    /// Only paths from this neighbor.
+    #[arg(long)]
+    peer: Option<IpAddr>,
+    /// The peer's Adj-RIB-In as received (with --peer), incl. non-best paths.
+    #[arg(long)]
+    received: bool,
+    /// What we advertise to --peer (its Adj-RIB-Out).
+    #[arg(long)]
+    advertised: bool,
+    /// At most this many rows.
+    #[arg(long)]
+    limit: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+enum RouteCmd {
+    #[command(subcommand)]
+    Add(RouteSpecArgs),
+    #[command(subcommand)]
+    Del(RouteSpecArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum RouteSpecArgs {
+    #[command(subcommand)]
+    Evpn(EvpnRoute),
+    Ipv4(UnicastRoute),
+    Ipv6(UnicastRoute),
+}
+
+#[derive(Debug, Subcommand)]
+enum EvpnRoute {
+    /// RT-2 MAC/IP Advertisement (RFC 7432 §7.2).
+    MacIp {
+        #[arg(long)]
+        rd: String,
+        #[arg(long)]
+        mac: String,
+        #[arg(long)]
+        ip: Option<IpAddr>,
+        /// L2 VNI (label 1).
+        #[arg(long)]
+        vni: u32,
+        /// L3 VNI (label 2, symmetric IRB, RFC 9135).
+        #[arg(long)]
+        l3vni: Option<u32>,
+        #[arg(long)]
+        esi: Option<String>,
+        /// MAC Mobility sequence number (RFC 7432 §7.7).
+        #[arg(long)]
+        seq: Option<u32>,
+        #[arg(long)]
+        sticky: bool,
+        #[arg(long)]
+        router_mac: Option<String>,
+        /// Default-gateway extended community.
+        #[arg(long)]
+        default_gateway: bool,
+        #[command(flatten)]
+        common: EvpnCommon,
+    },
+    /// RT-3 Inclusive Multicast Ethernet Tag (RFC 7432 §7.3).
+    Imet {
+        #[arg(long)]
+        rd: String,
+        /// The originating router's IP (defaults to the next hop).
+        #[arg(long)]
+        originator: Option<IpAddr>,
+        #[arg(long)]
+        vni: Option<u32>,
+        #[command(flatten)]
+        common: EvpnCommon,
+    },
+    /// RT-5 IP Prefix (RFC 9136).
+    Prefix {
+        #[arg(long)]
+        rd: String,
+        #[arg(long)]
+        prefix: String,
+        #[arg(long)]
+        vni: u32,
+        #[arg(long)]
+        gateway: Option<IpAddr>,
+        #[arg(long)]
+        router_mac: Option<String>,
+        #[arg(long)]
+        esi: Option<String>,
+        #[command(flatten)]
+        common: EvpnCommon,
+    },
+}
+
+/// Attributes any route may carry.
+#[derive(Debug, Args)]
+struct Attrs {
+    /// Next hop (the VTEP for EVPN); defaults to the daemon's router id.
+    #[arg(long)]
+    next_hop: Option<IpAddr>,
+    #[arg(long)]
+    local_pref: Option<u32>,
+    #[arg(long)]
+    med: Option<u32>,
+    /// Extra AS_PATH entries (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    as_path: Vec<u32>,
+    /// Standard communities `ASN:N` (repeat or comma-separate).
+    #[arg(long = "community", value_delimiter = ',')]
+    communities: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct EvpnCommon {
+    /// Route targets `ASN:N` / `IP:N` (repeat or comma-separate).
+    #[arg(long = "rt", value_name = "RT", value_delimiter = ',')]
+    rts: Vec<String>,
+    /// Ethernet tag.
+    #[arg(long, default_value_t = 0)]
+    etag: u32,
+    #[command(flatten)]
+    attrs: Attrs,
+}
+
+#[derive(Debug, Args)]
+struct UnicastRoute {
+    #[arg(long)]
+    prefix: String,
+    #[command(flatten)]
+    attrs: Attrs,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("evpnctl: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: &Cli) -> Result<ExitCode> {
+    let request = serde_json::to_value(request_for(&cli.command))?;
+    let reply = call(&cli.socket, &request, Duration::from_secs(cli.timeout))?;
+    let failed = reply.get("error").is_some();
+    if cli.json {
+        emit(&format!("{}\n", serde_json::to_string_pretty(&reply)?))?;
+    } else if let Some(e) = reply.get("error") {
+        eprintln!(
+            "evpnctl: {}",
+            e.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| e.to_string())
+        );
+        if let Some(errors) = reply.get("errors").and_then(Value::as_array) {
+            for e in errors {
+                eprintln!("  {}", e.as_str().unwrap_or_default());
+            }
+        }
+    } else {
+        emit(&render(&cli.command, &reply))?;
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Print to stdout; a closed pipe (`evpnctl … | head`) is not an error.
+fn emit(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("write to stdout"),
+        _ => Ok(()),
+    }
+}
+
+/// One request line out, one reply line back.
+fn call(socket: &Path, request: &Value, timeout: Duration) -> Result<Value> {
+    let stream =
+        UnixStream::connect(socket).with_context(|| format!("connect to {}", socket.display()))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    let mut line = serde_json::to_vec(request)?;
+    line.push(b'\n');
+    (&stream)
+        .write_all(&line)
+        .with_context(|| format!("send to {}", socket.display()))?;
+    let mut reply = String::new();
+    BufReader::new(&stream)
+        .read_line(&mut reply)
+        .with_context(|| format!("read reply from {}", socket.display()))?;
+    if reply.is_empty() {
+        bail!("{} closed without a reply", socket.display());
+    }
+    serde_json::from_str(&reply)
+        .map_err(|e| anyhow!("reply from {} is not JSON: {e}", socket.display()))
+}
+
+fn request_for(cmd: &Command) -> Request {
+    match cmd {
+        Command::Show(Show::Bgp(ShowBgp::Summary)) => Request::ShowBgpSummary,
+        Command::Show(Show::Bgp(ShowBgp::Neighbors { peer })) => {
+            Request::ShowBgpNeighbors { peer: *peer }
+        }
+        Command::Show(Show::Bgp(ShowBgp::Routes(r))) => Request::ShowBgpRoutes(RouteQuery {
+            family: Some(r.afi.api()),
+            route_type: r.route_type,
+            rd: r.rd.clone(),
+            mac: r.mac.clone(),
+            prefix: r.prefix.clone(),
+            peer: r.peer,
+            received: r.received,
+            advertised: r.advertised,
+            limit: r.limit,
+        }),
+        Command::Route(RouteCmd::Add(spec)) => Request::RouteAdd(route_spec(spec)),
+        Command::Route(RouteCmd::Del(spec)) => Request::RouteDel(route_spec(spec)),
+        Command::Reload => Request::Reload,
+    }
+}
+
+fn apply_attrs(s: &mut RouteSpec, a: &Attrs) {
+    s.next_hop = a.next_hop;
+    s.local_pref = a.local_pref;
+    s.med = a.med;
+    s.as_path = a.as_path.clone();
+    s.communities = a.communities.clone();
+}
+
+fn route_spec(args: &RouteSpecArgs) -> RouteSpec {
+    let mut s = RouteSpec::default();
+    match args {
+        RouteSpecArgs::Evpn(e) => {
+            s.family = Some(ApiFamily::Evpn);
+            let common = match e {
+                EvpnRoute::MacIp {
+                    rd,
+                    mac,
+                    ip,
+                    vni,
+                    l3vni,
+                    esi,
+                    seq,
+                    sticky,
+                    router_mac,
+                    default_gateway,
+                    common,
+                } => {
+                    s.route_type = Some(2);
+                    s.rd = Some(rd.clone());
+                    s.mac = Some(mac.clone());
+                    s.ip = *ip;
+                    s.vni = Some(*vni);
+                    s.l3vni = *l3vni;
+                    s.esi = esi.clone();
+                    s.mac_mobility_seq = *seq;
+                    s.sticky = *sticky;
+                    s.router_mac = router_mac.clone();
+                    s.default_gateway = *default_gateway;
+                    common
+                }
+                EvpnRoute::Imet {
+                    rd,
+                    originator,
+                    vni,
+                    common,
+                } => {
+                    s.route_type = Some(3);
+                    s.rd = Some(rd.clone());
+                    s.originator = *originator;
+                    s.vni = *vni;
+                    common
+                }
+                EvpnRoute::Prefix {
+                    rd,
+                    prefix,
+                    vni,
+                    gateway,
+                    router_mac,
+                    esi,
+                    common,
+                } => {
+                    s.route_type = Some(5);
+                    s.rd = Some(rd.clone());
+                    s.prefix = Some(prefix.clone());
+                    s.vni = Some(*vni);
+                    s.gateway_ip = *gateway;
+                    s.router_mac = router_mac.clone();
+                    s.esi = esi.clone();
+                    common
+                }
+            };
+            s.route_targets = common.rts.clone();
+            s.eth_tag = Some(common.etag);
+            apply_attrs(&mut s, &common.attrs);
+        }
+        RouteSpecArgs::Ipv4(u) | RouteSpecArgs::Ipv6(u) => {
+            s.family = Some(if matches!(args, RouteSpecArgs::Ipv4(_)) {
+                ApiFamily::Ipv4
+            } else {
+                ApiFamily::Ipv6
+            });
+            s.prefix = Some(u.prefix.clone());
+            apply_attrs(&mut s, &u.attrs);
+        }
+    }
+    s
+}
+
+/// A reply as text: typed tables for the replies we know, `key: value`
+/// lines otherwise (so a newer daemon's fields still show).
+fn render(cmd: &Command, reply: &Value) -> String {
+    let typed = match cmd {
+        Command::Show(Show::Bgp(ShowBgp::Summary)) => {
+            serde_json::from_value::<Summary>(reply.clone())
+                .ok()
+                .map(|s| render_summary(&s))
+        }
+        Command::Show(Show::Bgp(ShowBgp::Neighbors { .. })) => {
+            serde_json::from_value::<Neighbors>(reply.clone())
+                .ok()
+                .map(|n| render_neighbors(&n))
+        }
+        Command::Show(Show::Bgp(ShowBgp::Routes(_))) => {
+            serde_json::from_value::<Routes>(reply.clone())
+                .ok()
+                .map(|r| render_routes(&r))
+        }
+        _ => None,
+    };
+    typed.unwrap_or_else(|| {
+        let mut out = String::new();
+        generic(&mut out, reply, 0);
+        out
+    })
+}
+
+fn uptime(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    if d > 0 {
+        format!("{d}d{h:02}h{m:02}m")
+    } else {
+        format!("{h:02}:{m:02}:{s:02}")
+    }
+}
+
+fn family_name(f: ApiFamily) -> &'static str {
+    match f {
+        ApiFamily::Evpn => "evpn",
+        ApiFamily::Ipv4 => "ipv4",
+        ApiFamily::Ipv6 => "ipv6",
+    }
+}
+
+fn render_summary(s: &Summary) -> String {
+    let mut out = format!(
+        "BGP router identifier {}, local AS {}\n\n",
+        s.router_id, s.asn
+    );
+    let head = [
+        "Neighbor",
+        "AS",
+        "State",
+        "Up/Down",
+        "MsgRcvd",
+        "MsgSent",
+        "PfxRcd/Acc/Sent",
+    ];
+    let rows: Vec<Vec<String>> = s
+        .peers
+        .iter()
+        .map(|p| {
+            let pfx = p
+                .families
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{}:{}/{}/{}",
+                        family_name(f.family),
+                        f.received,
+                        f.accepted,
+                        f.advertised
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            vec![
+                p.peer.to_string(),
+                p.remote_as.to_string(),
+                p.state.clone(),
+                uptime(p.uptime_secs),
+                p.messages_in.to_string(),
+                p.messages_out.to_string(),
+                pfx,
+            ]
+        })
+        .collect();
+    out.push_str(&table(&head, &rows));
+    out.push_str(&format!("\nTotal number of neighbors {}\n", s.peers.len()));
+    out
+}
+
+fn render_neighbors(n: &Neighbors) -> String {
+    let mut out = String::new();
+    for d in &n.neighbors {
+        out.push_str(&format!(
+            "BGP neighbor is {}, remote AS {}, local AS {}, {} link{}{}\n",
+            d.peer,
+            d.remote_as,
+            d.local_as,
+            d.kind,
+            if d.route_reflector_client {
+                ", route-reflector client"
+            } else {
+                ""
+            },
+            if d.dynamic { ", dynamic" } else { "" },
+        ));
+        out.push_str(&format!(
+            "  BGP state = {}, up/down {}, router id {}\n",
+            d.state,
+            uptime(d.uptime_secs),
+            d.remote_router_id
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "-".into())
+        ));
+        out.push_str(&format!(
+            "  Local {} remote {}\n",
+            d.local_address.as_deref().unwrap_or("-"),
+            d.remote_address.as_deref().unwrap_or("-")
+        ));
+        match &d.negotiated {
+            Some(g) => {
+                let fams: Vec<&str> = g.families.iter().map(|f| family_name(*f)).collect();
+                out.push_str(&format!(
+                    "  Hold time {} s, keepalive {} s; families {}; 4-octet AS {}, route refresh {}\n",
+                    g.hold_time,
+                    g.keepalive,
+                    fams.join(","),
+                    g.four_octet_as,
+                    g.route_refresh
+                ));
+                if let Some(gr) = &g.graceful_restart {
+                    out.push_str(&format!(
+                        "  Graceful restart: peer restart time {} s{}\n",
+                        gr.restart_time,
+                        if gr.restarting { ", restarting" } else { "" }
+                    ));
+                }
+            }
+            None => out.push_str(&format!(
+                "  Configured hold time {} s\n",
+                d.configured_hold_time
+            )),
+        }
+        out.push_str(&format!(
+            "  Graceful restart state: {}\n",
+            d.graceful_restart_state
+        ));
+        for f in &d.families {
+            out.push_str(&format!(
+                "  {}: received {}, accepted {}, advertised {}\n",
+                family_name(f.family),
+                f.received,
+                f.accepted,
+                f.advertised
+            ));
+        }
+        out.push_str(&format!(
+            "  Messages in {} out {} (updates in {} out {}); established {} time(s); connect failures {}\n",
+            d.messages_in, d.messages_out, d.updates_in, d.updates_out, d.established_transitions, d.connect_failures
+        ));
+        if let Some(e) = &d.last_error {
+            out.push_str(&format!(
+                "  Last error ({}): {}/{} {}{}\n",
+                e.direction,
+                e.code,
+                e.subcode,
+                e.reason,
+                if e.data.is_empty() {
+                    String::new()
+                } else {
+                    format!(" data {}", e.data)
+                }
+            ));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn render_routes(r: &Routes) -> String {
+    let head = [
+        "",
+        "Route",
+        "Next Hop",
+        "LocPrf",
+        "MED",
+        "Peer",
+        "Path",
+        "Attributes",
+    ];
+    let rows: Vec<Vec<String>> = r
+        .routes
+        .iter()
+        .map(|p| {
+            let mut flags = String::new();
+            flags.push(if p.stale { 'S' } else { '*' });
+            if p.best {
+                flags.push('>');
+            }
+            let mut attrs: Vec<String> = p
+                .route_targets
+                .iter()
+                .map(|rt| format!("RT:{rt}"))
+                .collect();
+            if !p.labels.is_empty() {
+                attrs.push(format!(
+                    "VNI:{}",
+                    p.labels
+                        .iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join("/")
+                ));
+            }
+            if let Some(seq) = p.mac_mobility_seq {
+                attrs.push(format!("MM:{seq}{}", if p.sticky { ",sticky" } else { "" }));
+            }
+            if let Some(rm) = &p.router_mac {
+                attrs.push(format!("RMAC:{rm}"));
+            }
+            if p.default_gateway {
+                attrs.push("DefGw".into());
+            }
+            let opt = |v: Option<u32>| v.map(|x| x.to_string()).unwrap_or_default();
+            let path = if p.as_path.is_empty() {
+                p.origin.clone()
+            } else {
+                format!("{} {}", p.as_path, p.origin)
+            };
+            vec![
+                flags,
+                p.key.clone(),
+                p.next_hop.map(|n| n.to_string()).unwrap_or_default(),
+                opt(p.local_pref),
+                opt(p.med),
+                p.peer
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "local".into()),
+                path,
+                attrs.join(" "),
+            ]
+        })
+        .collect();
+    let mut out = table(&head, &rows);
+    out.push_str(&format!(
+        "\n{} route(s){}\n",
+        r.routes.len(),
+        if r.truncated {
+            " (truncated; use --limit)"
+        } else {
+            ""
+        }
+    ));
+    out
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        v => v.to_string(),
+    }
+}
+
+/// Nested `key: value` lines for any JSON.
+fn generic(out: &mut String, v: &Value, depth: usize) {
+    let pad = "  ".repeat(depth);
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                match v {
+                    Value::Object(_) => {
+                        out.push_str(&format!("{pad}{k}:\n"));
+                        generic(out, v, depth + 1);
+                    }
+                    Value::Array(a) if a.iter().any(|x| x.is_object() || x.is_array()) => {
+                        out.push_str(&format!("{pad}{k}:\n"));
+                        for (i, x) in a.iter().enumerate() {
+                            out.push_str(&format!("{pad}  [{i}]\n"));
+                            generic(out, x, depth + 2);
+                        }
+                    }
+                    Value::Array(a) if a.is_empty() => out.push_str(&format!("{pad}{k}: (none)\n")),
+                    Value::Array(a) => {
+                        let items: Vec<String> = a.iter().map(scalar).collect();
+                        out.push_str(&format!("{pad}{k}: {}\n", items.join(", ")));
+                    }
+                    v => out.push_str(&format!("{pad}{k}: {}\n", scalar(v))),
+                }
+            }
+        }
+        Value::Array(a) => {
+            for x in a {
+                generic(out, x, depth);
+            }
+        }
+        v => out.push_str(&format!("{pad}{}\n", scalar(v))),
+    }
+}
+
+/// Left-aligned columns, two spaces apart.
+fn table(head: &[&str], rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = (0..head.len())
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| c.chars().count())
+                .chain([head[i].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut s = String::new();
+        for (i, c) in cells.enumerate() {
+            s.push_str(&format!(
+                "{c:<w$}  ",
+                w = widths.get(i).copied().unwrap_or(0)
+            ));
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(&mut head.iter().copied());
+    for r in rows {
+        out.push_str(&line(&mut r.iter().map(String::as_str)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_add_mac_ip_builds_the_api_request() {
+        let cli = Cli::try_parse_from([
+            "evpnctl",
+            "route",
+            "add",
+            "evpn",
+            "mac-ip",
+            "--rd",
+            "10.0.0.1:100",
+            "--mac",
+            "00:11:22:33:44:55",
+            "--ip",
+            "10.1.0.5",
+            "--vni",
+            "100",
+            "--rt",
+            "65000:100",
+            "--seq",
+            "3",
+        ])
+        .unwrap();
+        let v = serde_json::to_value(request_for(&cli.command)).unwrap();
+        assert_eq!(v["command"], "route-add");
+        assert_eq!(v["family"], "evpn");
+        assert_eq!(v["route_type"], 2);
+        assert_eq!(v["mac"], "00:11:22:33:44:55");
+        assert_eq!(v["ip"], "10.1.0.5");
+        assert_eq!(v["route_targets"], serde_json::json!(["65000:100"]));
+        assert_eq!(v["mac_mobility_seq"], 3);
+        // And the daemon's parser accepts it.
+        let r: Request = serde_json::from_value(v).unwrap();
+        assert!(matches!(r, Request::RouteAdd(_)));
+    }
+
+    #[test]
+    fn show_routes_filters_become_the_query() {
+        let cli = Cli::try_parse_from([
+            "evpnctl", "--json", "show", "bgp", "routes", "--afi", "ipv6", "--type", "5",
+        ])
+        .unwrap();
+        let v = serde_json::to_value(request_for(&cli.command)).unwrap();
+        assert_eq!(v["command"], "show-bgp-routes");
+        assert_eq!(v["family"], "ipv6");
+        assert_eq!(v["route_type"], 5);
+        assert!(cli.json);
+    }
+
+    #[test]
+    fn tables_align_columns() {
+        let t = table(&["A", "Long"], &[vec!["xyz".into(), "1".into()]]);
+        assert_eq!(t, "A    Long\nxyz  1\n");
+    }
 }
