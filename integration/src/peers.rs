@@ -1,0 +1,409 @@
+//! The BGP speakers a test runs inside namespaces: evpnd, FRR (zebra +
+//! bgpd) and GoBGP, each with its own config, sockets and logs, and the
+//! helpers to read their state as JSON.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::Value;
+
+use crate::json::poll_until;
+use crate::netns::{run_ok, Netns};
+use crate::process::{Daemon, TestDir};
+
+/// Where evpnd and evpnctl are: `$EVPND_BIN_DIR`, else the directory of the
+/// running test's profile (`target/debug`). They are (re)built once per
+/// test process with `cargo build -p evpnd --bins`, so a test never runs a
+/// stale daemon.
+pub fn bin_dir() -> Result<PathBuf> {
+    static DIR: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
+    DIR.get_or_init(|| find_bins().map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(|e| anyhow!(e))
+}
+
+fn find_bins() -> Result<PathBuf> {
+    if let Some(d) = std::env::var_os("EVPND_BIN_DIR") {
+        return Ok(PathBuf::from(d));
+    }
+    let exe = std::env::current_exe().context("locate the test executable")?;
+    // target/<profile>/deps/<test> → target/<profile>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or_else(|| anyhow!("unexpected test executable path {}", exe.display()))?
+        .to_path_buf();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--quiet", "-p", "evpnd", "--bins"]);
+    if dir.file_name().and_then(|n| n.to_str()) == Some("release") {
+        cmd.arg("--release");
+    }
+    if let Some(target) = dir.parent() {
+        cmd.env("CARGO_TARGET_DIR", target);
+    }
+    run_ok(&mut cmd).context("build evpnd and evpnctl for the integration tests")?;
+    for b in ["evpnd", "evpnctl"] {
+        if !dir.join(b).exists() {
+            bail!("{} not found after the build", dir.join(b).display());
+        }
+    }
+    Ok(dir)
+}
+
+/// Are we root (namespaces, veths and FRR need it)? Tests print
+/// `SKIPPED: …` and pass when not.
+pub fn have_root() -> bool {
+    // SAFETY: geteuid never fails.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Is `program` on this machine (FRR and GoBGP are installed by `make deps`)?
+pub fn have(program: &str) -> bool {
+    Path::new(program).exists()
+        || Command::new("sh")
+            .args(["-c", &format!("command -v {program}")])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+}
+
+/// Prints `SKIPPED: reason` and returns true when a prerequisite is missing.
+pub fn skip_unless(root: bool, programs: &[&str]) -> bool {
+    if root && !have_root() {
+        eprintln!("SKIPPED: needs root (network namespaces)");
+        return true;
+    }
+    for p in programs {
+        if !have(p) {
+            eprintln!("SKIPPED: {p} is not installed (make deps)");
+            return true;
+        }
+    }
+    false
+}
+
+// ---------------------------------------------------------------- evpnd
+
+/// One evpnd inside a namespace, with its own config file and API socket.
+#[derive(Debug)]
+pub struct Evpnd {
+    pub name: String,
+    netns: String,
+    pub config: PathBuf,
+    pub socket: PathBuf,
+    log: PathBuf,
+    daemon: Daemon,
+}
+
+impl Evpnd {
+    /// Write `config` (TOML) to `dir/NAME.toml` and start
+    /// `evpnd -c … --socket dir/NAME.sock -v` inside `ns`; waits until the
+    /// API answers.
+    pub fn start(ns: &Netns, dir: &TestDir, name: &str, config: &str) -> Result<Evpnd> {
+        let path = dir.write(&format!("{name}.toml"), config)?;
+        let socket = dir.path().join(format!("{name}.sock"));
+        let log = dir.path().join(format!("{name}.log"));
+        let daemon = Self::spawn(ns.name(), name, &path, &socket, &log)?;
+        let e = Evpnd {
+            name: name.to_string(),
+            netns: ns.name().to_string(),
+            config: path,
+            socket,
+            log,
+            daemon,
+        };
+        e.wait_api()?;
+        Ok(e)
+    }
+
+    fn spawn(netns: &str, name: &str, config: &Path, socket: &Path, log: &Path) -> Result<Daemon> {
+        let bin = bin_dir()?.join("evpnd");
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", netns])
+            .arg(bin)
+            .arg("-c")
+            .arg(config)
+            .arg("--socket")
+            .arg(socket)
+            .arg("--state-dir")
+            .arg(config.with_extension("state"))
+            .arg("-v");
+        Daemon::spawn(name, cmd, log.to_path_buf())
+    }
+
+    fn wait_api(&self) -> Result<()> {
+        poll_until(
+            &format!("{} API up", self.name),
+            Duration::from_secs(10),
+            Duration::from_millis(50),
+            || Ok(self.ctl(&["show", "bgp", "summary"]).ok()),
+        )
+        .map(|_| ())
+        .map_err(|e| anyhow!("{e:#}\n{}", self.daemon.log()))
+    }
+
+    /// `evpnctl --socket … --json ARGS…`, parsed. A reply with `"error"` is
+    /// an `Err`.
+    pub fn ctl(&self, args: &[&str]) -> Result<Value> {
+        let out = Command::new(bin_dir()?.join("evpnctl"))
+            .arg("--socket")
+            .arg(&self.socket)
+            .arg("--json")
+            .args(["--timeout", "5"])
+            .args(args)
+            .output()
+            .context("run evpnctl")?;
+        let v: Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+            anyhow!(
+                "evpnctl {args:?}: {e}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })?;
+        if let Some(err) = v.get("error") {
+            bail!("evpnctl {args:?}: {err}");
+        }
+        Ok(v)
+    }
+
+    pub fn daemon(&mut self) -> &mut Daemon {
+        &mut self.daemon
+    }
+
+    pub fn log(&self) -> String {
+        self.daemon.log()
+    }
+
+    /// SIGKILL and start again with the same files (a crash and restart).
+    pub fn restart_after_kill(&mut self) -> Result<()> {
+        self.daemon.kill();
+        self.daemon = Self::spawn(
+            &self.netns,
+            &self.name,
+            &self.config,
+            &self.socket,
+            &self.log,
+        )?;
+        self.wait_api()
+    }
+}
+
+// ---------------------------------------------------------------- FRR
+
+/// zebra + bgpd of FRR inside a namespace. `-N <netns>` gives the instance
+/// its own path space (`/var/run/frr/<netns>/`), so `vtysh -N <netns>`
+/// talks to it. Both run in the foreground as our children.
+#[derive(Debug)]
+pub struct Frr {
+    netns: String,
+    dir: PathBuf,
+    run_dir: PathBuf,
+    bgpd_conf: PathBuf,
+    // bgpd before zebra: dropped in this order.
+    bgpd: Option<Daemon>,
+    zebra: Daemon,
+}
+
+const FRR_DIR: &str = "/usr/lib/frr";
+
+impl Frr {
+    /// Start zebra and bgpd with `bgpd_conf` (an `frr.conf` fragment, e.g.
+    /// `router bgp …`) and wait until bgpd answers vtysh.
+    pub fn start(ns: &Netns, dir: &TestDir, bgpd_conf: &str) -> Result<Frr> {
+        let name = ns.name();
+        let run_dir = PathBuf::from(format!("/var/run/frr/{name}"));
+        std::fs::create_dir_all(&run_dir)
+            .with_context(|| format!("create {}", run_dir.display()))?;
+        run_ok(Command::new("chown").args(["frr:frr"]).arg(&run_dir))?;
+        let zebra_conf = dir.write(&format!("{name}-zebra.conf"), "frr defaults datacenter\n")?;
+        let bgpd_path = dir.write(&format!("{name}-bgpd.conf"), bgpd_conf)?;
+        let zebra = frr_daemon(name, "zebra", &zebra_conf, dir.path())?;
+        poll_until(
+            &format!("zebra in {name}"),
+            Duration::from_secs(10),
+            Duration::from_millis(50),
+            || Ok(run_dir.join("zserv.api").exists().then_some(())),
+        )?;
+        let bgpd = frr_daemon(name, "bgpd", &bgpd_path, dir.path())?;
+        let frr = Frr {
+            netns: name.to_string(),
+            dir: dir.path().to_path_buf(),
+            run_dir,
+            bgpd_conf: bgpd_path,
+            bgpd: Some(bgpd),
+            zebra,
+        };
+        frr.wait_bgpd()?;
+        Ok(frr)
+    }
+
+    fn wait_bgpd(&self) -> Result<()> {
+        poll_until(
+            &format!("bgpd in {}", self.netns),
+            Duration::from_secs(10),
+            Duration::from_millis(100),
+            || {
+                Ok(self
+                    .run_dir
+                    .join("bgpd.vty")
+                    .exists()
+                    .then(|| self.vtysh("show bgp summary json").ok())
+                    .flatten())
+            },
+        )?;
+        Ok(())
+    }
+
+    /// `vtysh -N <netns> -c CMD`.
+    pub fn vtysh(&self, cmd: &str) -> Result<String> {
+        self.vtysh_lines(&[cmd])
+    }
+
+    /// `vtysh -N <netns> -c L1 -c L2 …` (e.g. `configure terminal`, …).
+    pub fn vtysh_lines(&self, lines: &[&str]) -> Result<String> {
+        let mut c = Command::new("vtysh");
+        c.args(["-N", &self.netns]);
+        for l in lines {
+            c.args(["-c", l]);
+        }
+        let out = run_ok(&mut c)?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// `vtysh -c 'CMD'` parsed as JSON (CMD should end in `json`).
+    pub fn vtysh_json(&self, cmd: &str) -> Result<Value> {
+        let s = self.vtysh(cmd)?;
+        serde_json::from_str(&s).map_err(|e| anyhow!("vtysh {cmd:?} in {}: {e}: {s}", self.netns))
+    }
+
+    /// Apply configuration lines under `configure terminal`.
+    pub fn configure(&self, lines: &[&str]) -> Result<()> {
+        let mut all = vec!["configure terminal"];
+        all.extend_from_slice(lines);
+        self.vtysh_lines(&all)?;
+        Ok(())
+    }
+
+    /// bgpd alone: SIGKILL (zebra keeps running, as after a bgpd crash).
+    pub fn kill_bgpd(&mut self) {
+        if let Some(mut d) = self.bgpd.take() {
+            d.kill();
+        }
+    }
+
+    /// Start bgpd again, with `new_conf` if given (else the previous one).
+    pub fn start_bgpd(&mut self, new_conf: Option<&str>) -> Result<()> {
+        if let Some(c) = new_conf {
+            std::fs::write(&self.bgpd_conf, c)
+                .with_context(|| format!("write {}", self.bgpd_conf.display()))?;
+        }
+        let _ = std::fs::remove_file(self.run_dir.join("bgpd.pid"));
+        self.bgpd = Some(frr_daemon(&self.netns, "bgpd", &self.bgpd_conf, &self.dir)?);
+        self.wait_bgpd()
+    }
+
+    pub fn bgpd_daemon(&mut self) -> Option<&mut Daemon> {
+        self.bgpd.as_mut()
+    }
+}
+
+fn frr_daemon(netns: &str, which: &str, conf: &Path, dir: &Path) -> Result<Daemon> {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", netns])
+        .arg(format!("{FRR_DIR}/{which}"))
+        .args(["-N", netns, "-f"])
+        .arg(conf)
+        // No TCP vty: vtysh uses the Unix sockets in the path space.
+        .args(["-P", "0", "--log", "stdout", "--log-level", "debug"]);
+    Daemon::spawn(
+        &format!("{which}@{netns}"),
+        cmd,
+        dir.join(format!("{netns}-{which}.log")),
+    )
+}
+
+impl Drop for Frr {
+    fn drop(&mut self) {
+        if let Some(mut b) = self.bgpd.take() {
+            b.stop_with(libc::SIGTERM, Duration::from_secs(3));
+        }
+        self.zebra.stop_with(libc::SIGTERM, Duration::from_secs(3));
+        let _ = std::fs::remove_dir_all(&self.run_dir);
+    }
+}
+
+// ---------------------------------------------------------------- GoBGP
+
+/// gobgpd inside a namespace with its gRPC API on `127.0.0.1:<api_port>`
+/// of that namespace; the `gobgp` CLI runs inside it too.
+#[derive(Debug)]
+pub struct Gobgp {
+    netns: String,
+    pub api_port: u16,
+    daemon: Daemon,
+}
+
+impl Gobgp {
+    /// Start gobgpd with `toml` (a full gobgpd config) and wait for its API.
+    pub fn start(ns: &Netns, dir: &TestDir, toml: &str, api_port: u16) -> Result<Gobgp> {
+        let name = ns.name();
+        let conf = dir.write(&format!("{name}-gobgpd.toml"), toml)?;
+        let mut cmd = ns.command("gobgpd");
+        cmd.arg("-f")
+            .arg(&conf)
+            .args(["-t", "toml", "-p", "-l", "debug", "--pprof-disable"])
+            .arg(format!("--api-hosts=127.0.0.1:{api_port}"));
+        let daemon = Daemon::spawn(
+            &format!("gobgpd@{name}"),
+            cmd,
+            dir.path().join(format!("{name}-gobgpd.log")),
+        )?;
+        let g = Gobgp {
+            netns: name.to_string(),
+            api_port,
+            daemon,
+        };
+        poll_until(
+            &format!("gobgpd in {name}"),
+            Duration::from_secs(10),
+            Duration::from_millis(100),
+            || Ok(g.cli(&["global"]).ok()),
+        )?;
+        Ok(g)
+    }
+
+    /// `gobgp -p PORT ARGS…` inside the namespace.
+    pub fn cli(&self, args: &[&str]) -> Result<String> {
+        let mut c = Command::new("ip");
+        c.args([
+            "netns",
+            "exec",
+            &self.netns,
+            "gobgp",
+            "-p",
+            &self.api_port.to_string(),
+        ])
+        .args(args);
+        let out = run_ok(&mut c)?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// `gobgp -p PORT ARGS… -j`, parsed.
+    pub fn cli_json(&self, args: &[&str]) -> Result<Value> {
+        let mut a = args.to_vec();
+        a.push("-j");
+        let s = self.cli(&a)?;
+        if s.trim().is_empty() || s.trim() == "null" {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&s).map_err(|e| anyhow!("gobgp {args:?}: {e}: {s}"))
+    }
+
+    pub fn daemon(&mut self) -> &mut Daemon {
+        &mut self.daemon
+    }
+}

@@ -1,0 +1,84 @@
+//! The daemon's lifecycle against FRR: SIGHUP reloads the config (new
+//! neighbor comes up, the diff is printed), SIGTERM stops gracefully with
+//! Cease / Administrative Shutdown to the peer and exit status 0.
+
+use std::time::Duration;
+
+use integration::topo::*;
+use integration::*;
+
+#[test]
+fn sighup_adds_a_neighbor_and_prints_the_diff() {
+    if skip_unless(true, &["/usr/lib/frr/bgpd", "vtysh"]) {
+        return;
+    }
+    let p = Pair::new("sighup").unwrap();
+    let (ev, fr) = (&p.a_addr, &p.b_addr);
+    let frr = Frr::start(
+        &p.b,
+        &p.dir,
+        &frr_config(65002, &fr.v4, &[(&ev.v4, 65001)], &["evpn"], ""),
+    )
+    .unwrap();
+    // No neighbors at first.
+    let mut e = Evpnd::start(&p.a, &p.dir, "evpnd", &evpnd_config(&ev.v4, 65001, "", "")).unwrap();
+    std::fs::write(
+        &e.config,
+        evpnd_config(
+            &ev.v4,
+            65001,
+            "",
+            &evpnd_neighbor(&fr.v4, 65002, &["evpn"], ""),
+        ),
+    )
+    .unwrap();
+    e.daemon().signal(libc::SIGHUP).unwrap();
+    evpnd_established(&e, &fr.v4).unwrap();
+    frr_established(&frr, &ev.v4).unwrap();
+    let wanted = format!("+ neighbor {}", fr.v4);
+    poll_until("the diff is printed", CONVERGE, POLL, || {
+        Ok(e.log().contains(&wanted).then_some(()))
+    })
+    .unwrap();
+}
+
+#[test]
+fn sigterm_sends_cease_administrative_shutdown_and_exits_0() {
+    if skip_unless(true, &["/usr/lib/frr/bgpd", "vtysh"]) {
+        return;
+    }
+    let p = Pair::new("sigterm").unwrap();
+    let (ev, fr) = (&p.a_addr, &p.b_addr);
+    let frr = Frr::start(
+        &p.b,
+        &p.dir,
+        &frr_config(65002, &fr.v4, &[(&ev.v4, 65001)], &["evpn"], ""),
+    )
+    .unwrap();
+    let mut e = Evpnd::start(
+        &p.a,
+        &p.dir,
+        "evpnd",
+        &evpnd_config(
+            &ev.v4,
+            65001,
+            "",
+            &evpnd_neighbor(&fr.v4, 65002, &["evpn"], ""),
+        ),
+    )
+    .unwrap();
+    evpnd_established(&e, &fr.v4).unwrap();
+    frr_established(&frr, &ev.v4).unwrap();
+    let status = e
+        .daemon()
+        .stop_with(libc::SIGTERM, Duration::from_secs(5))
+        .expect("evpnd did not exit within 5 s of SIGTERM");
+    assert!(status.success(), "exit status {status}");
+    poll_until("FRR received Cease/2", CONVERGE, POLL, || {
+        let n = frr.vtysh_json(&format!("show bgp neighbors {} json", ev.v4))?;
+        Ok(n.to_string()
+            .contains("Administrative Shutdown")
+            .then_some(()))
+    })
+    .unwrap();
+}
