@@ -1,0 +1,239 @@
+//! Executing ops: each [`Op`] becomes one or two rtnetlink requests, sent
+//! in batches with an ack per request; every error is mapped back to its op.
+
+use evpn_proto::Mac;
+use rtnetlink::packet_route::RouteNetlinkMessage;
+
+use super::link::Links;
+use super::msg::{self, APPEND, CREATE_EXCL, UPSERT};
+use super::snapshot::DevMap;
+use super::socket::NlSocket;
+use crate::entry::{Key, RouteVia, Value};
+use crate::model::ProtocolId;
+use crate::plan::Op;
+use crate::report::FailReason;
+
+/// One request of an op, with the errnos that mean "already done".
+#[derive(Debug)]
+pub struct Req {
+    pub msg: RouteNetlinkMessage,
+    pub flags: u16,
+    pub tolerate: &'static [i32],
+}
+
+const GONE: &[i32] = &[libc::ENOENT, libc::ESRCH, libc::EADDRNOTAVAIL];
+const EXISTS: &[i32] = &[libc::EEXIST];
+
+fn req(msg: RouteNetlinkMessage, flags: u16) -> Req {
+    Req {
+        msg,
+        flags,
+        tolerate: &[],
+    }
+}
+
+fn del(msg: RouteNetlinkMessage) -> Req {
+    Req {
+        msg,
+        flags: 0,
+        tolerate: GONE,
+    }
+}
+
+/// The requests for one op, or why it cannot be sent.
+pub fn requests(
+    op: &Op,
+    devs: &DevMap,
+    links: &Links,
+    proto: ProtocolId,
+) -> Result<Vec<Req>, FailReason> {
+    let key = op.key();
+    let vni = key.vni();
+    let no_dev = || FailReason::NoDevice(format!("of VNI {vni}"));
+    let (bridge, vxlan) = match key {
+        Key::Route { .. } | Key::Unreachable { .. } | Key::Rule { .. } => {
+            devs.by_vni.get(&vni).copied().unwrap_or((0, 0))
+        }
+        _ => devs.by_vni.get(&vni).copied().ok_or_else(no_dev)?,
+    };
+    let table = || devs.table_of.get(&vni).copied().ok_or_else(no_dev);
+    let write = !matches!(op, Op::Delete { .. });
+    // Single-VXLAN-device mode: VLAN on bridge entries, VNI on VXLAN ones.
+    let vlan = devs.svd_vlan.get(&vni).copied();
+    let src_vni = vlan.map(|_| vni.get());
+    let on_vx = |m| msg::svd(m, None, src_vni);
+    let on_br = |m| msg::svd(m, vlan, None);
+    let out = match (key, op.value()) {
+        (Key::Flood { vtep, .. }, _) if write => {
+            vec![req(msg::new_neigh(on_vx(msg::flood(vxlan, *vtep))), APPEND)]
+        }
+        (Key::Flood { vtep, .. }, _) => {
+            vec![del(msg::del_neigh(on_vx(msg::flood_del(vxlan, *vtep))))]
+        }
+        (Key::VxlanFdb { mac, .. }, Value::VxlanFdb { vtep, sticky }) if write => {
+            let m = on_vx(msg::vxlan_fdb(vxlan, *mac, *vtep, *sticky));
+            vec![req(msg::new_neigh(m), UPSERT)]
+        }
+        (Key::VxlanFdb { mac, .. }, _) => {
+            vec![del(msg::del_neigh(on_vx(msg::vxlan_fdb_del(vxlan, *mac))))]
+        }
+        (Key::BridgeFdb { mac, .. }, Value::BridgeFdb { sticky }) if write => {
+            bridge_write(op, vxlan, *mac, *sticky, vlan)
+        }
+        (Key::BridgeFdb { mac, .. }, _) => {
+            vec![del(msg::del_neigh(on_br(msg::bridge_fdb_del(vxlan, *mac))))]
+        }
+        (Key::Neigh { ip, .. }, Value::Neigh { mac }) if write => {
+            vec![req(
+                msg::new_neigh(msg::neigh(bridge, *ip, *mac, proto)),
+                UPSERT,
+            )]
+        }
+        (Key::Neigh { ip, .. }, _) => vec![del(msg::del_neigh(msg::neigh_del(bridge, *ip)))],
+        (Key::Route { prefix, .. }, Value::Route(via)) => {
+            let t = table()?;
+            let m = match via {
+                RouteVia::Vtep(gw) => {
+                    if bridge == 0 {
+                        return Err(no_dev());
+                    }
+                    msg::route_via(t, prefix, *gw, bridge, proto)
+                }
+                RouteVia::Connected(dev) => {
+                    let idx = links
+                        .index(dev)
+                        .ok_or_else(|| FailReason::NoDevice(dev.clone()))?;
+                    msg::route_connected(t, prefix, idx, proto)
+                }
+            };
+            if write {
+                vec![req(RouteNetlinkMessage::NewRoute(m), UPSERT)]
+            } else {
+                vec![del(RouteNetlinkMessage::DelRoute(msg::route_del(m)))]
+            }
+        }
+        (Key::Unreachable { v6, .. }, _) => {
+            let m = msg::route_unreachable(table()?, *v6, proto);
+            if write {
+                vec![req(RouteNetlinkMessage::NewRoute(m), UPSERT)]
+            } else {
+                vec![del(RouteNetlinkMessage::DelRoute(m))]
+            }
+        }
+        (Key::Rule { iif, v6, .. }, Value::Rule { table, priority }) => {
+            let new = msg::rule(*v6, iif, *table, *priority, proto);
+            match op {
+                Op::Add { .. } => vec![Req {
+                    msg: RouteNetlinkMessage::NewRule(new),
+                    flags: CREATE_EXCL,
+                    tolerate: EXISTS,
+                }],
+                // Rules have no in-place replace: remove the old one first.
+                Op::Replace { from, .. } => {
+                    let mut v = Vec::new();
+                    if let Some(Value::Rule { table, priority }) = from {
+                        let old = msg::rule(*v6, iif, *table, *priority, proto);
+                        v.push(del(RouteNetlinkMessage::DelRule(old)));
+                    }
+                    v.push(Req {
+                        msg: RouteNetlinkMessage::NewRule(new),
+                        flags: CREATE_EXCL,
+                        tolerate: EXISTS,
+                    });
+                    v
+                }
+                Op::Delete { .. } => vec![del(RouteNetlinkMessage::DelRule(new))],
+            }
+        }
+        (k, v) => {
+            return Err(FailReason::Io(format!("inconsistent op {k:?} = {v:?}")));
+        }
+    };
+    Ok(out)
+}
+
+/// The bridge entry of a remote MAC. A change between sticky and
+/// extern_learn is a delete and an add: an extern_learn add over a static
+/// sticky entry would leave its STATIC and STICKY bits set.
+fn bridge_write(op: &Op, vxlan: u32, mac: Mac, sticky: bool, vlan: Option<u16>) -> Vec<Req> {
+    let add = req(
+        msg::new_neigh(msg::svd(msg::bridge_fdb(vxlan, mac, sticky), vlan, None)),
+        UPSERT,
+    );
+    match op {
+        Op::Replace {
+            from: Some(Value::BridgeFdb { sticky: was }),
+            ..
+        } if *was != sticky => vec![
+            del(msg::del_neigh(msg::svd(
+                msg::bridge_fdb_del(vxlan, mac),
+                vlan,
+                None,
+            ))),
+            add,
+        ],
+        _ => vec![add],
+    }
+}
+
+/// Ops per batch call: bounds the memory of requests built ahead.
+pub const CHUNK: usize = 4096;
+
+/// Sends the ops in order; returns the failure of each failed op by index.
+pub async fn run(
+    sock: &mut NlSocket,
+    ops: &[Op],
+    devs: &DevMap,
+    links: &Links,
+    proto: ProtocolId,
+) -> Vec<(usize, FailReason)> {
+    let mut failed = Vec::new();
+    for (c, chunk) in ops.chunks(CHUNK).enumerate() {
+        let base = c * CHUNK;
+        let mut reqs: Vec<Req> = Vec::with_capacity(chunk.len() + 8);
+        let mut owner: Vec<usize> = Vec::with_capacity(chunk.len() + 8);
+        for (i, op) in chunk.iter().enumerate() {
+            match requests(op, devs, links, proto) {
+                Ok(rs) => {
+                    for r in rs {
+                        reqs.push(r);
+                        owner.push(base + i);
+                    }
+                }
+                Err(e) => failed.push((base + i, e)),
+            }
+        }
+        // The requests are moved out one by one as the batch sends them.
+        let mut slots: Vec<Option<RouteNetlinkMessage>> = Vec::with_capacity(reqs.len());
+        let mut meta = Vec::with_capacity(reqs.len());
+        for r in reqs {
+            meta.push((r.flags, r.tolerate));
+            slots.push(Some(r.msg));
+        }
+        let fails = sock
+            .batch(slots.len(), |i| {
+                let m = slots[i]
+                    .take()
+                    .unwrap_or(RouteNetlinkMessage::GetLink(Default::default()));
+                (m, meta[i].0)
+            })
+            .await;
+        let mut last = None;
+        for (i, reason) in fails {
+            if let FailReason::Kernel(e) = &reason {
+                if meta[i].1.contains(&e.errno) {
+                    continue;
+                }
+            }
+            let op_index = owner[i];
+            // One failure per op: the first request's error explains it.
+            if last != Some(op_index) {
+                failed.push((op_index, reason));
+                last = Some(op_index);
+            }
+        }
+    }
+    failed.sort_by_key(|(i, _)| *i);
+    failed.dedup_by_key(|(i, _)| *i);
+    failed
+}

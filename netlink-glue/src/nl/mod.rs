@@ -1,0 +1,501 @@
+//! The rtnetlink implementation of [`crate::Dataplane`].
+//!
+//! One request socket carries every write and dump of the reconciler; the
+//! monitor ([`monitor`]) has its own multicast socket. Both belong to the
+//! network namespace of the thread that created the [`Netlink`].
+
+pub mod announce;
+pub mod exec;
+pub mod link;
+pub mod monitor;
+pub mod msg;
+pub mod snapshot;
+pub mod socket;
+pub mod sysctl;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use evpn_proto::Vni;
+use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
+use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
+use rtnetlink::{LinkUnspec, LinkVrf};
+
+use crate::dataplane::{Dataplane, Error};
+use crate::entry::{describe, project, project_item, Entries, Item, Key, Value};
+use crate::model::{mtu_warning, BackendChoice, Change, Intent, L3Backend, ProtocolId};
+use crate::observe::Observations;
+use crate::plan::{diff, diff_keys, Op, Plan};
+use crate::report::{DeviceAction, Failure, Report};
+use crate::state::StateFile;
+
+use link::{Devices, Links};
+use snapshot::DevMap;
+use socket::NlSocket;
+
+/// Settings of the kernel dataplane.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Protocol id on our neighbours, routes and rules.
+    pub protocol: ProtocolId,
+    /// The ownership record (sticky entries, managed VNIs and tables).
+    pub state_file: PathBuf,
+    pub backend: BackendChoice,
+    /// SO_RCVBUF of the request socket (holds the acks of a batch window).
+    pub rcvbuf: usize,
+    /// SO_RCVBUF of the monitoring socket. 8 MiB holds about 10k events
+    /// (each costs ~830 bytes of buffer); overflow means ENOBUFS and a
+    /// resync, never silent loss.
+    pub monitor_rcvbuf: usize,
+    /// Send gratuitous ARP / unsolicited NA when a gateway address is added.
+    pub announce: bool,
+}
+
+impl Config {
+    pub fn new(state_file: impl Into<PathBuf>) -> Config {
+        Config {
+            protocol: ProtocolId::EVPND,
+            state_file: state_file.into(),
+            backend: BackendChoice::Auto,
+            rcvbuf: socket::DEFAULT_RCVBUF,
+            monitor_rcvbuf: socket::DEFAULT_RCVBUF,
+            announce: true,
+        }
+    }
+}
+
+/// The kernel dataplane.
+#[derive(Debug)]
+pub struct Netlink {
+    cfg: Config,
+    sock: NlSocket,
+    state: StateFile,
+    intent: Intent,
+    backend: Option<(L3Backend, String)>,
+    links: Links,
+    devs: DevMap,
+    /// The observation stream was handed out.
+    observed: bool,
+}
+
+impl Netlink {
+    /// Opens the request socket in the calling thread's network namespace
+    /// and loads the ownership record. Must run inside a tokio runtime.
+    pub fn new(cfg: Config) -> Result<Netlink, Error> {
+        let sock = NlSocket::open(cfg.rcvbuf)?;
+        let state = StateFile::load(&cfg.state_file)?;
+        Ok(Netlink {
+            cfg,
+            sock,
+            state,
+            intent: Intent::default(),
+            backend: None,
+            links: Links::default(),
+            devs: DevMap::default(),
+            observed: false,
+        })
+    }
+
+    /// The L3 backend in use and why (after the first reconcile with an
+    /// L3 VNI).
+    pub fn backend(&self) -> Option<&(L3Backend, String)> {
+        self.backend.as_ref()
+    }
+
+    /// Probes for the vrf driver by creating and deleting a VRF device.
+    async fn resolve_backend(&mut self) -> (L3Backend, String) {
+        if let Some(b) = &self.backend {
+            return b.clone();
+        }
+        let b = match self.cfg.backend {
+            BackendChoice::Force(b) => (b, "forced by configuration".to_string()),
+            BackendChoice::Auto => {
+                let probe = "evpnd-vrfprobe";
+                let l = LinkVrf::new(probe, 0xfffe_fffe).build();
+                match self
+                    .sock
+                    .call(RouteNetlinkMessage::NewLink(l), msg::CREATE_EXCL)
+                    .await
+                {
+                    Ok(_) => {
+                        let d = LinkUnspec::new_with_name(probe).build();
+                        let _ = self.sock.call(RouteNetlinkMessage::DelLink(d), 0).await;
+                        (
+                            L3Backend::VrfDevice,
+                            "the kernel has the vrf driver".to_string(),
+                        )
+                    }
+                    Err(e) => (
+                        L3Backend::TableRule,
+                        format!("no vrf driver (creating a vrf device: {e})"),
+                    ),
+                }
+            }
+        };
+        tracing::info!(backend = %b.0, reason = %b.1, "L3 VNI backend chosen");
+        self.backend = Some(b.clone());
+        b
+    }
+
+    fn dev_name(&self, key: &Key) -> String {
+        let vni = key.vni();
+        let names = self
+            .intent
+            .l2vnis
+            .get(&vni)
+            .map(|v| (v.bridge.as_str(), v.vxlan.as_str()))
+            .or_else(|| {
+                self.intent
+                    .l3vnis
+                    .get(&vni)
+                    .map(|v| (v.bridge.as_str(), v.vxlan.as_str()))
+            })
+            .or_else(|| {
+                self.state
+                    .record
+                    .vnis
+                    .get(&vni)
+                    .map(|(b, x)| (b.as_str(), x.as_str()))
+            });
+        match (key, names) {
+            (Key::Flood { .. } | Key::VxlanFdb { .. } | Key::BridgeFdb { .. }, Some((_, vx))) => {
+                vx.to_string()
+            }
+            (Key::Neigh { .. }, Some((br, _))) => br.to_string(),
+            (Key::Route { .. } | Key::Unreachable { .. } | Key::Rule { .. }, _) => {
+                match self.devs.table_of.get(&vni) {
+                    Some(t) => format!("table {t}"),
+                    None => format!("vrf of vni {vni}"),
+                }
+            }
+            _ => format!("vni {vni}"),
+        }
+    }
+
+    /// Creates or adopts every device of the intent; records the VNIs and
+    /// tables we manage; rebuilds the device map.
+    async fn ensure_devices(&mut self, report: &mut Report) -> Result<(), String> {
+        let backend = if self.intent.l3vnis.is_empty() {
+            L3Backend::TableRule
+        } else {
+            let (b, why) = self.resolve_backend().await;
+            report.warnings.push(format!("L3 VNI backend: {b} ({why})"));
+            b
+        };
+        let intent = self.intent.clone();
+        let mut d = Devices::new(&mut self.sock).await?;
+        let mut vrf_members: BTreeMap<Vni, Vec<u32>> = BTreeMap::new();
+        for l3 in intent.l3vnis.values() {
+            d.l3vni(l3, backend).await;
+        }
+        let svd_vlans: BTreeMap<Vni, u16> = intent
+            .l2vnis
+            .values()
+            .filter_map(|v| v.vlan.map(|vlan| (v.vni, vlan)))
+            .collect();
+        if !svd_vlans.is_empty() {
+            match &intent.svd {
+                Some(svd) => {
+                    let list: Vec<(u32, u16)> =
+                        svd_vlans.iter().map(|(v, l)| (v.get(), *l)).collect();
+                    d.svd(svd, &list).await;
+                }
+                None => d.actions.push(DeviceAction {
+                    what: "single VXLAN device".into(),
+                    result: Err("L2 VNIs with a vlan need `Intent::svd`".into()),
+                }),
+            }
+        }
+        for v in intent.l2vnis.values().filter(|v| v.vlan.is_none()) {
+            if let Some((br, _vx, svi)) = d.l2vni(v).await {
+                if let Some(l3) = v.l3vni {
+                    let m = vrf_members.entry(l3).or_default();
+                    m.push(br);
+                    if svi != br {
+                        m.push(svi);
+                    }
+                }
+            }
+        }
+        if backend == L3Backend::VrfDevice {
+            for (l3vni, members) in &vrf_members {
+                let Some(vrf) = intent
+                    .l3vnis
+                    .get(l3vni)
+                    .and_then(|l3| d.links.index(&l3.name))
+                else {
+                    continue;
+                };
+                for m in members {
+                    d.enslave(*m, vrf).await;
+                }
+            }
+        }
+        let any_gw = intent.l2vnis.values().any(|v| v.gateway.is_some());
+        if any_gw || !intent.l3vnis.is_empty() {
+            d.actions.extend(sysctl::forwarding(true, true));
+        }
+        if self.cfg.announce {
+            for (dev, mac, addr) in &d.new_addrs {
+                let frame = match addr.ip() {
+                    IpAddr::V4(ip) => announce::garp_frame(*mac, ip),
+                    IpAddr::V6(ip) => announce::unsolicited_na_frame(*mac, ip),
+                };
+                if let Err(e) = announce::send_frame(*dev, &frame) {
+                    report.warnings.push(format!("announce {addr}: {e}"));
+                }
+            }
+        }
+        report.devices.append(&mut d.actions);
+        self.links = d.links;
+        // Record what we manage before writing any entry into it.
+        let rec = &mut self.state.record;
+        for v in intent.l2vnis.values().filter(|v| v.vlan.is_none()) {
+            rec.vnis.insert(v.vni, (v.bridge.clone(), v.vxlan.clone()));
+        }
+        for v in intent.l3vnis.values() {
+            rec.vnis.insert(v.vni, (v.bridge.clone(), v.vxlan.clone()));
+            rec.tables.insert(v.table, v.vni);
+        }
+        self.state.save().map_err(|e| e.to_string())?;
+        self.devs = DevMap::build(
+            &self.links,
+            &self.state.record.vnis,
+            &self.state.record.tables,
+        );
+        if let Some(svd) = &intent.svd {
+            self.devs
+                .add_svd(&self.links, &svd.bridge, &svd.vxlan, &svd_vlans);
+        }
+        Ok(())
+    }
+
+    /// MTU check towards every remote VTEP of the flood lists.
+    async fn mtu_warnings(&mut self, report: &mut Report) {
+        let mut seen = BTreeSet::new();
+        let flood: Vec<(Vni, IpAddr)> = self.intent.flood.iter().copied().collect();
+        for (vni, vtep) in flood {
+            let Some(v) = self.intent.l2vnis.get(&vni) else {
+                continue;
+            };
+            let overlay = v
+                .mtu
+                .or_else(|| self.links.get(&v.vxlan).and_then(|r| r.mtu))
+                .unwrap_or(1500);
+            if !seen.insert((overlay, vtep)) {
+                continue;
+            }
+            let mut m = RouteMessage::default();
+            m.header.address_family = if vtep.is_ipv4() {
+                AddressFamily::Inet
+            } else {
+                AddressFamily::Inet6
+            };
+            m.header.destination_prefix_length = if vtep.is_ipv4() { 32 } else { 128 };
+            m.attributes
+                .push(RouteAttribute::Destination(RouteAddress::from(vtep)));
+            let Ok(replies) = self.sock.call(RouteNetlinkMessage::GetRoute(m), 0).await else {
+                report
+                    .warnings
+                    .push(format!("{}: no route to remote VTEP {vtep}", v.vxlan));
+                continue;
+            };
+            let oif = replies.iter().find_map(|r| match r {
+                RouteNetlinkMessage::NewRoute(r) => msg::route_rec(r).and_then(|r| r.oif),
+                _ => None,
+            });
+            let Some(dev) = oif.and_then(|o| self.links.by_index.get(&o)) else {
+                continue;
+            };
+            if let Some(w) = mtu_warning(&v.vxlan, overlay, &dev.name, dev.mtu.unwrap_or(0), vtep) {
+                tracing::warn!("{w}");
+                report.warnings.push(w);
+            }
+        }
+    }
+
+    /// Executes ops, keeping the ownership record (sticky MACs, flood
+    /// destinations) ahead of the kernel: recorded before the add, forgotten
+    /// after a successful delete.
+    async fn execute(&mut self, ops: &[Op], report: &mut Report) {
+        let rec = &mut self.state.record;
+        for op in ops {
+            if let (Key::Flood { vni, vtep }, false) = (op.key(), matches!(op, Op::Delete { .. })) {
+                rec.flood.insert((*vni, *vtep));
+            }
+            if let (Key::VxlanFdb { vni, mac } | Key::BridgeFdb { vni, mac }, false) =
+                (op.key(), matches!(op, Op::Delete { .. }))
+            {
+                if matches!(
+                    op.value(),
+                    Value::VxlanFdb { sticky: true, .. } | Value::BridgeFdb { sticky: true }
+                ) {
+                    rec.sticky.insert((*vni, *mac));
+                }
+            }
+        }
+        if let Err(e) = self.state.save() {
+            report.unknown = Some(e.to_string());
+            return;
+        }
+        let failures = exec::run(
+            &mut self.sock,
+            ops,
+            &self.devs,
+            &self.links,
+            self.cfg.protocol,
+        )
+        .await;
+        report.applied += ops.len() - failures.len();
+        let failed: BTreeSet<usize> = failures.iter().map(|(i, _)| *i).collect();
+        for (i, reason) in failures {
+            let op = ops[i].clone();
+            let object = op.describe(&|k| self.dev_name(k));
+            tracing::warn!(%object, %reason, "dataplane op failed");
+            report.failed.push(Failure { op, object, reason });
+        }
+        // A sticky MAC is no longer ours to remember once both of its
+        // entries are gone or non-sticky.
+        let rec = &mut self.state.record;
+        let mut changed = false;
+        for (i, op) in ops.iter().enumerate() {
+            if failed.contains(&i) {
+                continue;
+            }
+            if let (Key::Flood { vni, vtep }, Op::Delete { .. }) = (op.key(), op) {
+                changed |= rec.flood.remove(&(*vni, *vtep));
+            }
+            let (Key::VxlanFdb { vni, mac } | Key::BridgeFdb { vni, mac }) = op.key() else {
+                continue;
+            };
+            let still_sticky = !matches!(op, Op::Delete { .. })
+                && matches!(
+                    op.value(),
+                    Value::VxlanFdb { sticky: true, .. } | Value::BridgeFdb { sticky: true }
+                );
+            if !still_sticky && matches!(op.key(), Key::VxlanFdb { .. }) {
+                changed |= rec.sticky.remove(&(*vni, *mac));
+            }
+        }
+        if changed {
+            if let Err(e) = self.state.save() {
+                report.warnings.push(e.to_string());
+            }
+        }
+    }
+
+    /// The current snapshot (kernel state at our keys).
+    pub async fn snapshot(&mut self) -> Result<crate::plan::Snapshot, Error> {
+        snapshot::read(
+            &mut self.sock,
+            &self.links,
+            &self.devs,
+            &self.state.record,
+            self.cfg.protocol,
+        )
+        .await
+        .map_err(|reason| Error::Dump {
+            what: "kernel state".into(),
+            reason,
+        })
+    }
+
+    fn backend_or_default(&self) -> L3Backend {
+        self.backend
+            .as_ref()
+            .map(|b| b.0)
+            .unwrap_or(L3Backend::TableRule)
+    }
+
+    /// Renders an op with device names (for logs and tests).
+    pub fn describe(&self, key: &Key, value: Option<&Value>) -> String {
+        describe(key, value, &|k| self.dev_name(k))
+    }
+}
+
+impl Dataplane for Netlink {
+    async fn reconcile(&mut self, intent: &Intent) -> Report {
+        self.intent = intent.clone();
+        let mut report = Report {
+            generation: intent.generation,
+            ..Report::default()
+        };
+        if let Err(e) = self.ensure_devices(&mut report).await {
+            report.unknown = Some(e);
+            return report;
+        }
+        let snap = match self.snapshot().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "kernel state unknown; nothing written");
+                report.unknown = Some(e.to_string());
+                return report;
+            }
+        };
+        let plan = diff(&project(&self.intent, self.backend_or_default()), &snap);
+        drop(snap);
+        tracing::info!(
+            generation = intent.generation,
+            add = plan.count("add"),
+            replace = plan.count("replace"),
+            delete = plan.count("delete"),
+            kept = plan.kept,
+            conflicts = plan.conflicts.len(),
+            "reconcile plan"
+        );
+        report.conflict_failures(&plan.conflicts, &|k| self.dev_name(k));
+        self.execute(&plan.ops, &mut report).await;
+        report.plan = plan;
+        self.mtu_warnings(&mut report).await;
+        report
+    }
+
+    async fn apply(&mut self, generation: u64, changes: &[Change]) -> Report {
+        let mut report = Report {
+            generation,
+            ..Report::default()
+        };
+        let items: BTreeSet<Item> = changes.iter().map(Item::of).collect();
+        let mut before = Entries::new();
+        for i in &items {
+            project_item(&self.intent, i, &mut before);
+        }
+        for c in changes {
+            self.intent.apply(c);
+        }
+        self.intent.generation = generation;
+        let mut after = Entries::new();
+        for i in &items {
+            project_item(&self.intent, i, &mut after);
+        }
+        drop(items);
+        let keys: BTreeSet<&Key> = before.keys().chain(after.keys()).collect();
+        let ops = diff_keys(keys, &after, &before);
+        drop((before, after));
+        self.execute(&ops, &mut report).await;
+        report
+    }
+
+    async fn plan(&mut self, intent: &Intent) -> Result<Plan, Error> {
+        let snap = self.snapshot().await?;
+        Ok(diff(&project(intent, self.backend_or_default()), &snap))
+    }
+
+    async fn observe(&mut self) -> Result<Observations, Error> {
+        if self.observed {
+            return Err(Error::AlreadySubscribed);
+        }
+        let obs = monitor::start(monitor::MonitorConfig {
+            protocol: self.cfg.protocol,
+            rcvbuf: self.cfg.monitor_rcvbuf,
+        })?;
+        self.observed = true;
+        Ok(obs)
+    }
+}
+
+/// The device actions of a report that failed.
+pub fn failed_actions(r: &Report) -> Vec<&DeviceAction> {
+    r.devices.iter().filter(|d| d.result.is_err()).collect()
+}

@@ -1,0 +1,344 @@
+//! Multi-namespace topologies against the real kernel: the anycast gateway,
+//! two leaves whose hosts ping across VXLAN, and an IP-VRF (L3 VNI, backend
+//! B: table + ip rule) routing between VNIs on different leaves.
+//!
+//! ```text
+//!   h1 ── leaf1 ══ ul (veth, 10.0.0.1/24 ↔ 10.0.0.2/24) ══ leaf2 ── h2
+//! ```
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] fns panic on setup failure by design"
+)]
+
+mod common;
+
+use common::*;
+use netlink_glue::netns::{self, Netns};
+use netlink_glue::{AnycastGateway, Dataplane, Intent, L3Vni, Netlink, Report, SviMode};
+
+const GW_MAC: &str = "00:00:5e:00:01:01";
+
+fn gateway(addrs: &[&str], svi: SviMode) -> AnycastGateway {
+    AnycastGateway {
+        mac: mac(GW_MAC),
+        addrs: addrs.iter().map(|a| a.parse().unwrap()).collect(),
+        svi,
+    }
+}
+
+/// Reconciles `intent` in `ns` (twice when `twice`, returning both reports).
+fn program(ns: &Netns, intent: Intent, twice: bool) -> (Report, Option<Report>) {
+    let cfg = config(ns);
+    ns.block_on(move || async move {
+        let mut dp = Netlink::new(cfg).unwrap();
+        let r1 = dp.reconcile(&intent).await;
+        let r2 = if twice {
+            Some(dp.reconcile(&intent).await)
+        } else {
+            None
+        };
+        (r1, r2)
+    })
+}
+
+/// Number of ARP replies `host` gets for `target` from 2 requests, and the
+/// MACs they came from.
+fn arp_replies(host: &Netns, target: &str) -> Vec<String> {
+    let out = host
+        .sh_output(&format!("arping -c 2 -w 3 -i eth0 {target}"))
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("bytes from"))
+        .filter_map(|l| l.split_whitespace().nth(3).map(str::to_string))
+        .collect()
+}
+
+fn anycast_gateway_case(svi: SviMode, tag: &str) {
+    let Some(leaf) = ns(tag) else { return };
+    let h1 = host(
+        &leaf,
+        &format!("{tag}h"),
+        "h1p",
+        "02:00:00:00:00:0a",
+        "10.1.0.10/24",
+        Some("fd00:1::10/64"),
+    );
+    let mut i = Intent::default();
+    let mut v = l2(100, "10.0.0.1");
+    v.bridge_mac = Some(mac("02:00:00:00:01:00"));
+    v.gateway = Some(gateway(&["10.1.0.1/24", "fd00:1::1/64"], svi.clone()));
+    i.l2vnis.insert(vni(100), v);
+    let (r1, r2) = program(&leaf, i, true);
+    assert!(r1.ok(), "{r1}");
+    let r2 = r2.unwrap();
+    assert!(
+        r2.ok() && r2.devices.is_empty(),
+        "second pass must change nothing: {r2}"
+    );
+    leaf.sh("ip link set h1p master br100").unwrap();
+
+    let svi_name = match &svi {
+        SviMode::Bridge => "br100",
+        SviMode::Macvlan { name } => name.as_str(),
+    };
+    let addrs = leaf.sh(&format!("ip addr show dev {svi_name}")).unwrap();
+    assert!(addrs.contains("inet 10.1.0.1/24"), "{addrs}");
+    assert!(addrs.contains("inet6 fd00:1::1/64"), "{addrs}");
+    assert!(
+        !addrs.contains("tentative") && !addrs.contains("dadfailed"),
+        "{addrs}"
+    );
+    assert!(addrs.contains(GW_MAC), "{addrs}");
+    assert_eq!(
+        netns_sysctl(&leaf, &format!("net.ipv4.conf.{svi_name}.arp_accept")),
+        "1"
+    );
+    assert_eq!(
+        netns_sysctl(&leaf, &format!("net.ipv6.conf.{svi_name}.accept_dad")),
+        "0"
+    );
+    assert_eq!(netns_sysctl(&leaf, "net.ipv4.ip_forward"), "1");
+    if let SviMode::Macvlan { .. } = svi {
+        assert_eq!(netns_sysctl(&leaf, "net.ipv4.conf.br100.arp_ignore"), "1");
+        let fdb = leaf.sh("bridge fdb show dev br100").unwrap();
+        assert!(
+            fdb.contains(&format!("{GW_MAC} dev br100 self permanent"))
+                || fdb.contains(&format!("{GW_MAC} self permanent")),
+            "{fdb}"
+        );
+        // The bridge keeps its own MAC.
+        assert!(leaf
+            .sh("ip link show br100")
+            .unwrap()
+            .contains("02:00:00:00:01:00"));
+    }
+
+    // Exactly one reply per ARP request, always with the gateway MAC.
+    let replies = arp_replies(&h1, "10.1.0.1");
+    assert_eq!(
+        replies,
+        vec![GW_MAC.to_string(), GW_MAC.to_string()],
+        "replies: {replies:?}"
+    );
+    h1.sh("ping -c 1 -W 2 10.1.0.1").unwrap();
+    h1.sh("ping -6 -c 1 -W 2 fd00:1::1").unwrap();
+    let n6 = h1.sh("ip -6 neigh show fd00:1::1").unwrap();
+    assert!(n6.contains(GW_MAC), "{n6}");
+}
+
+fn netns_sysctl(ns: &Netns, key: &str) -> String {
+    ns.sh(&format!("sysctl -n {key}"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn anycast_gateway_on_a_macvlan_answers_arp_once_with_the_gateway_mac() {
+    anycast_gateway_case(
+        SviMode::Macvlan {
+            name: "agw100".into(),
+        },
+        "agwm",
+    );
+}
+
+#[test]
+fn anycast_gateway_on_the_bridge_answers_arp_once_with_the_gateway_mac() {
+    anycast_gateway_case(SviMode::Bridge, "agwb");
+}
+
+/// Two leaves with an underlay veth and one host each.
+struct Fabric {
+    leaf1: Netns,
+    leaf2: Netns,
+    h1: Netns,
+    h2: Netns,
+}
+
+fn fabric(tag: &str, h1_v4: &str, h2_v4: &str) -> Option<Fabric> {
+    let leaf1 = ns(&format!("{tag}l1"))?;
+    let leaf2 = Netns::new(&format!("{tag}l2")).unwrap();
+    netns::veth(&leaf1, "ul", &leaf2, "ul").unwrap();
+    leaf1.sh("ip addr add 10.0.0.1/24 dev ul").unwrap();
+    leaf2.sh("ip addr add 10.0.0.2/24 dev ul").unwrap();
+    let h1 = host(
+        &leaf1,
+        &format!("{tag}h1"),
+        "h1p",
+        "02:00:00:00:00:0a",
+        h1_v4,
+        None,
+    );
+    let h2 = host(
+        &leaf2,
+        &format!("{tag}h2"),
+        "h2p",
+        "02:00:00:00:00:0b",
+        h2_v4,
+        None,
+    );
+    Some(Fabric {
+        leaf1,
+        leaf2,
+        h1,
+        h2,
+    })
+}
+
+#[test]
+fn hosts_on_two_leaves_ping_each_other_across_vxlan() {
+    let Some(f) = fabric("l2", "10.1.0.10/24", "10.1.0.20/24") else {
+        return;
+    };
+    let leaf_intent = |local: &str, remote_vtep: &str, rmac: &str, rip: &str| {
+        let mut i = Intent::default();
+        i.l2vnis.insert(vni(100), l2(100, local));
+        i.flood.insert((vni(100), ip(remote_vtep)));
+        i.remote_macs
+            .insert((vni(100), mac(rmac)), remote(remote_vtep, false));
+        i.remote_neighs.insert((vni(100), ip(rip)), mac(rmac));
+        i
+    };
+    // leaf2's underlay carries 1550 (1500 + 50 bytes of VXLAN over IPv4);
+    // leaf1's keeps 1500, which the MTU check must flag.
+    f.leaf2.sh("ip link set ul mtu 1550").unwrap();
+    let (r1, _) = program(
+        &f.leaf1,
+        leaf_intent("10.0.0.1", "10.0.0.2", "02:00:00:00:00:0b", "10.1.0.20"),
+        false,
+    );
+    let (r2, _) = program(
+        &f.leaf2,
+        leaf_intent("10.0.0.2", "10.0.0.1", "02:00:00:00:00:0a", "10.1.0.10"),
+        false,
+    );
+    assert!(r1.ok(), "{r1}");
+    assert!(r2.ok(), "{r2}");
+    assert_eq!(
+        r1.warnings,
+        vec![
+            "vxlan100: overlay MTU 1500 needs underlay MTU >= 1550 towards 10.0.0.2 \
+             (50 bytes VXLAN overhead over IPv4), but ul has 1500"
+                .to_string()
+        ]
+    );
+    assert!(r2.warnings.is_empty(), "{r2}");
+    f.leaf1.sh("ip link set h1p master br100").unwrap();
+    f.leaf2.sh("ip link set h2p master br100").unwrap();
+    f.h1.sh("ping -c 3 -i 0.2 -W 2 10.1.0.20").unwrap();
+    f.h2.sh("ping -c 3 -i 0.2 -W 2 10.1.0.10").unwrap();
+    // h1 learned h2's MAC from ARP, answered by leaf1's bridge from our
+    // remote neighbour entry (ARP suppression).
+    let n = f.h1.sh("ip neigh show 10.1.0.20").unwrap();
+    assert!(n.contains("02:00:00:00:00:0b"), "{n}");
+}
+
+#[test]
+fn l3vni_backend_b_routes_between_vnis_on_different_leaves() {
+    // h1 in VNI 100 (10.1.0.0/24) on leaf1, h2 in VNI 200 (10.2.0.0/24) on
+    // leaf2, IP-VRF "tenant1" with L3 VNI 5000 and table 1000 on both.
+    let Some(f) = fabric("l3", "10.1.0.10/24", "10.2.0.20/24") else {
+        return;
+    };
+    f.h1.sh("ip route add default via 10.1.0.1").unwrap();
+    f.h2.sh("ip route add default via 10.2.0.1").unwrap();
+    let rmac1 = "02:00:00:00:50:01";
+    let rmac2 = "02:00:00:00:50:02";
+    let leaf = |local: &str,
+                l2vni: u32,
+                gw: &str,
+                rmac: &str,
+                peer: &str,
+                peer_rmac: &str,
+                peer_net: &str| {
+        let mut i = Intent::default();
+        let mut l3 = L3Vni::new(vni(5000), "tenant1", 1000, ip(local), mac(rmac));
+        l3.rule_priority = 1000;
+        i.l3vnis.insert(vni(5000), l3);
+        let mut v = l2(l2vni, local);
+        v.gateway = Some(gateway(&[gw], SviMode::Bridge));
+        v.l3vni = Some(vni(5000));
+        i.l2vnis.insert(vni(l2vni), v);
+        i.router_macs.insert((vni(5000), ip(peer)), mac(peer_rmac));
+        i.routes
+            .insert((vni(5000), peer_net.parse().unwrap()), ip(peer));
+        i
+    };
+    let i1 = leaf(
+        "10.0.0.1",
+        100,
+        "10.1.0.1/24",
+        rmac1,
+        "10.0.0.2",
+        rmac2,
+        "10.2.0.0/24",
+    );
+    let i2 = leaf(
+        "10.0.0.2",
+        200,
+        "10.2.0.1/24",
+        rmac2,
+        "10.0.0.1",
+        rmac1,
+        "10.1.0.0/24",
+    );
+    let (r1, r1b) = program(&f.leaf1, i1, true);
+    let (r2, _) = program(&f.leaf2, i2, false);
+    assert!(r1.ok(), "{r1}");
+    assert!(r2.ok(), "{r2}");
+    assert!(
+        r1.warnings
+            .iter()
+            .any(|w| w.starts_with("L3 VNI backend: table + ip rule (no vrf driver")),
+        "{r1}"
+    );
+    let r1b = r1b.unwrap();
+    assert!(
+        r1b.ok() && r1b.plan.is_empty() && r1b.devices.is_empty(),
+        "{r1b}"
+    );
+    f.leaf1.sh("ip link set h1p master br100").unwrap();
+    f.leaf2.sh("ip link set h2p master br200").unwrap();
+
+    let rules = f.leaf1.sh("ip rule show").unwrap();
+    for iif in ["br100", "br5000"] {
+        assert!(
+            rules.contains(&format!("1000:\tfrom all iif {iif} lookup 1000 proto 201")),
+            "{rules}"
+        );
+    }
+    let table = f.leaf1.sh("ip route show table 1000").unwrap();
+    assert!(
+        table.contains("10.2.0.0/24 via 10.0.0.2 dev br5000 proto 201 onlink"),
+        "{table}"
+    );
+    assert!(
+        table.contains("10.1.0.0/24 dev br100 proto 201 scope link"),
+        "{table}"
+    );
+    assert!(
+        table.contains("unreachable default proto 201 metric 4278198272"),
+        "{table}"
+    );
+    let n = f.leaf1.sh("ip neigh show dev br5000").unwrap();
+    assert!(
+        n.contains(&format!(
+            "10.0.0.2 lladdr {rmac2} extern_learn NOARP proto 201"
+        )),
+        "{n}"
+    );
+    assert!(f
+        .leaf1
+        .sh("bridge fdb show dev vxlan5000")
+        .unwrap()
+        .contains(&format!("{rmac2} dst 10.0.0.2 self extern_learn")));
+
+    f.h1.sh("ping -c 3 -i 0.2 -W 2 10.2.0.20").unwrap();
+    f.h2.sh("ping -c 3 -i 0.2 -W 2 10.1.0.10").unwrap();
+    // Routed, not bridged: TTL drops by two (leaf1 and leaf2 each route).
+    let out = f.h1.sh("ping -c 1 -W 2 10.2.0.20").unwrap();
+    assert!(out.contains("ttl=62"), "{out}");
+}

@@ -1,0 +1,258 @@
+//! Observations from the real kernel: local learns (and their latency),
+//! moves from a remote VTEP and between ports, ageing, local neighbours,
+//! our own writes ignored, and the ENOBUFS resync.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] fns panic on setup failure by design"
+)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use evpn_proto::Mac;
+use netlink_glue::netns::Netns;
+use netlink_glue::nl::announce;
+use netlink_glue::{
+    AnycastGateway, Change, Dataplane, Intent, Netlink, Observation, Observations, SviMode,
+};
+use netlink_glue::{MovedFrom, Report};
+
+/// A frame with source `src` as QEMU's announce sends it after a resume:
+/// RARP (ethertype 0x8035) when `rarp`, else a gratuitous ARP for `ip`.
+fn resume_frame(src: Mac, rarp: bool) -> Vec<u8> {
+    let mut f = announce::garp_frame(src, "10.1.0.99".parse().unwrap());
+    if rarp {
+        f[12] = 0x80;
+        f[13] = 0x35;
+        f[20..22].copy_from_slice(&3u16.to_be_bytes()); // reverse request
+    }
+    f
+}
+
+/// A thread inside `host` that sends frames from `eth0` on request and
+/// answers with the instant each was sent. The leaf's runtime never blocks
+/// on it, so what is measured is kernel → monitor → consumer.
+struct Sender {
+    tx: std::sync::mpsc::Sender<(Vec<u8>, tokio::sync::oneshot::Sender<Instant>)>,
+}
+
+impl Sender {
+    fn new(host: &Netns) -> Sender {
+        let (tx, rx) =
+            std::sync::mpsc::channel::<(Vec<u8>, tokio::sync::oneshot::Sender<Instant>)>();
+        host.spawn(move || {
+            // SAFETY: a NUL-terminated name; no other precondition.
+            let idx = unsafe { libc::if_nametoindex(c"eth0".as_ptr()) };
+            assert!(idx > 0);
+            while let Ok((frame, done)) = rx.recv() {
+                let t = Instant::now();
+                announce::send_frame(idx, &frame).unwrap();
+                let _ = done.send(t);
+            }
+        });
+        Sender { tx }
+    }
+
+    async fn send(&self, frame: Vec<u8>) -> Instant {
+        let (done, sent) = tokio::sync::oneshot::channel();
+        self.tx.send((frame, done)).unwrap();
+        sent.await.unwrap()
+    }
+}
+
+/// Next observation matching `f`, skipping others, within `ms`.
+async fn next_matching(
+    obs: &mut Observations,
+    ms: u64,
+    mut f: impl FnMut(&Observation) -> bool,
+) -> Option<(Observation, Instant)> {
+    let end = tokio::time::Instant::now() + Duration::from_millis(ms);
+    loop {
+        match tokio::time::timeout_at(end, obs.recv()).await {
+            Ok(Some(o)) => {
+                if f(&o) {
+                    return Some((o, Instant::now()));
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+fn leaf_intent() -> Intent {
+    let mut i = Intent::default();
+    let mut v = l2(100, "10.0.0.1");
+    v.gateway = Some(AnycastGateway {
+        mac: mac("00:00:5e:00:01:01"),
+        addrs: vec!["10.1.0.1/24".parse().unwrap()],
+        svi: SviMode::Bridge,
+    });
+    i.l2vnis.insert(vni(100), v);
+    i.remote_macs.insert(
+        (vni(100), mac("02:00:00:00:00:0b")),
+        remote("10.0.0.2", false),
+    );
+    i
+}
+
+#[test]
+fn local_learns_moves_ageing_and_neighbours_are_observed_and_our_writes_are_not() {
+    let Some(leaf) = ns("mon") else { return };
+    let h1 = host(
+        &leaf,
+        "monh1",
+        "h1p",
+        "02:00:00:00:00:0a",
+        "10.1.0.10/24",
+        None,
+    );
+    let h2 = host(
+        &leaf,
+        "monh2",
+        "h2p",
+        "02:00:00:00:00:0c",
+        "10.1.0.30/24",
+        None,
+    );
+    let cfg = config(&leaf);
+    let lname = leaf.name().to_string();
+    let (s1, s2) = (Sender::new(&h1), Sender::new(&h2));
+    let h1n = h1.name().to_string();
+    let latencies =
+        leaf.block_on(move || async move {
+            let mut dp = Netlink::new(cfg).unwrap();
+            let r = dp.reconcile(&leaf_intent()).await;
+            assert!(r.ok(), "{r}");
+            sh_in(
+                &lname,
+                "ip link set h1p master br100 && ip link set h2p master br100",
+            );
+            let mut obs = dp.observe().await.unwrap();
+            // The first observation is the complete local state.
+            let (first, _) = next_matching(&mut obs, 2000, |o| {
+                matches!(o, Observation::LocalState { .. })
+            })
+            .await
+            .expect("initial LocalState");
+            assert!(matches!(first, Observation::LocalState { .. }));
+
+            // Learn latency: 20 resumes (RARP and GARP) of distinct MACs.
+            let mut lat = Vec::new();
+            for k in 0..20u8 {
+                let m = Mac([0x02, 0, 0, 0x01, 0, k]);
+                let frame = resume_frame(m, k % 2 == 0);
+                let (sent, seen) = tokio::join!(
+                    s1.send(frame),
+                    next_matching(&mut obs, 2000, |o| {
+                        matches!(o, Observation::LocalMacLearned(l) if l.mac == m)
+                    })
+                );
+                let (o, seen) = seen.unwrap_or_else(|| panic!("no learn for {m}"));
+                let Observation::LocalMacLearned(l) = o else {
+                    unreachable!()
+                };
+                assert_eq!(
+                    (l.bridge.name.as_str(), l.port.name.as_str(), l.is_static),
+                    ("br100", "h1p", false)
+                );
+                lat.push(seen - sent);
+            }
+
+            // A VM that resumed here: the bridge learns over our remote entry.
+            let vm = mac("02:00:00:00:00:0b");
+            s1.send(resume_frame(vm, true)).await;
+            let (o, _) = next_matching(
+                &mut obs,
+                2000,
+                |o| matches!(o, Observation::LocalMacMoved { to, .. } if to.mac == vm),
+            )
+            .await
+            .expect("move from remote");
+            let Observation::LocalMacMoved { from, to } = o else {
+                unreachable!()
+            };
+            assert!(
+                matches!(&from, MovedFrom::Remote(d) if d.name == "vxlan100"),
+                "{from:?}"
+            );
+            assert_eq!(to.port.name, "h1p");
+
+            // And then to another local port.
+            s2.send(resume_frame(vm, false)).await;
+            let (o, _) = next_matching(&mut obs, 2000, |o| {
+                matches!(o, Observation::LocalMacMoved { .. })
+            })
+            .await
+            .expect("move between ports");
+            let Observation::LocalMacMoved { from, to } = o else {
+                unreachable!()
+            };
+            assert!(
+                matches!(&from, MovedFrom::Port(d) if d.name == "h1p"),
+                "{from:?}"
+            );
+            assert_eq!(to.port.name, "h2p");
+
+            // Ageing (here: removed by hand).
+            sh_in(&lname, "bridge fdb del 02:00:00:00:00:0b dev h2p master");
+            next_matching(&mut obs, 2000, |o| {
+            matches!(o, Observation::LocalMacAged(l) if l.mac == vm && l.port.name == "h2p")
+        })
+        .await
+        .expect("aged");
+
+            // Our own writes produce no learn and no neighbour.
+            let r: Report = dp
+                .apply(
+                    2,
+                    &[
+                        Change::RemoteMac {
+                            vni: vni(100),
+                            mac: mac("02:00:00:00:00:77"),
+                            to: Some(remote("10.0.0.2", false)),
+                        },
+                        Change::RemoteNeigh {
+                            vni: vni(100),
+                            ip: ip("10.1.0.77"),
+                            mac: Some(mac("02:00:00:00:00:77")),
+                        },
+                    ],
+                )
+                .await;
+            assert!(r.ok(), "{r}");
+            // A host ARPs for the gateway: the kernel learns its IP on br100.
+            sh_in(&h1n, "ping -c 1 -W 2 10.1.0.1");
+            let (o, _) = next_matching(&mut obs, 3000, |o| {
+            matches!(o, Observation::LocalNeigh(n) if n.ip == ip("10.1.0.10"))
+                || matches!(o, Observation::LocalMacLearned(l) if l.mac == mac("02:00:00:00:00:77"))
+                || matches!(o, Observation::LocalNeigh(n) if n.ip == ip("10.1.0.77"))
+        })
+        .await
+        .expect("local neighbour");
+            let Observation::LocalNeigh(n) = o else {
+                panic!("our own write was observed: {o:?}")
+            };
+            assert_eq!(
+                (n.dev.name.as_str(), n.mac),
+                ("br100", Some(mac("02:00:00:00:00:0a")))
+            );
+            lat
+        });
+    let mut ms: Vec<f64> = latencies.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+    ms.sort_by(f64::total_cmp);
+    println!(
+        "learn latency over {} resumes: min {:.3} ms, median {:.3} ms, p90 {:.3} ms, max {:.3} ms",
+        ms.len(),
+        ms[0],
+        ms[ms.len() / 2],
+        ms[ms.len() * 9 / 10],
+        ms[ms.len() - 1]
+    );
+    assert!(
+        ms[ms.len() * 9 / 10] < 10.0,
+        "learn latency p90 over 10 ms: {ms:?}"
+    );
+}
