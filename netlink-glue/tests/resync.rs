@@ -114,63 +114,38 @@ fn enobufs_on_a_small_buffer_leads_to_overrun_and_a_correct_resync() {
     );
 }
 
-const CHILD_NS: &str = "EVT_CHILD_NETNS";
-const CHILD_STATE: &str = "EVT_CHILD_STATE";
-const N_MACS: u32 = 20_000;
-
-fn nth_mac(k: u32) -> Mac {
-    Mac([0x02, 0x02, 0, (k >> 16) as u8, (k >> 8) as u8, k as u8])
-}
-
-fn intent_a() -> Intent {
-    let mut i = Intent::default();
-    i.l2vnis.insert(vni(100), l2(100, "10.0.0.1"));
-    i.flood.insert((vni(100), ip("10.0.0.2")));
-    i.flood.insert((vni(100), ip("10.0.0.3")));
-    i.remote_macs.insert(
-        (vni(100), mac("02:00:00:00:00:5a")),
-        remote("10.0.0.3", true),
-    );
-    i
-}
-
-/// The programming process of the kill -9 test: only runs when the parent
-/// re-executes this binary with the namespace in the environment. It
-/// programs intent A, then 20k remote MACs in slices, then waits to be
-/// killed.
-#[test]
-#[ignore = "child process of reconcile_after_kill_9_keeps_replaces_and_deletes_only_ours"]
-fn child_programs_until_killed() {
-    let (Ok(path), Ok(state)) = (std::env::var(CHILD_NS), std::env::var(CHILD_STATE)) else {
-        return;
-    };
-    netlink_glue::netns::enter(&path).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async move {
-        let mut dp = Netlink::new(Config::new(state)).unwrap();
-        assert!(dp.reconcile(&intent_a()).await.ok());
-        for slice in 0..N_MACS / 500 {
-            let changes: Vec<_> = (slice * 500..(slice + 1) * 500)
-                .map(|k| netlink_glue::Change::RemoteMac {
-                    vni: vni(100),
-                    mac: nth_mac(k),
-                    to: Some(remote("10.0.0.2", false)),
-                })
-                .collect();
-            dp.apply(u64::from(slice) + 2, &changes).await;
-            // Slow enough that the parent kills it mid-way.
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        tokio::time::sleep(Duration::from_secs(60)).await;
-    });
-}
-
 fn count(ns: &netlink_glue::netns::Netns, cmd: &str) -> usize {
     let out = ns.sh_output(cmd).unwrap();
     String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+/// The programming process is the `kill9_child` example. `cargo test`
+/// builds examples next to the test binaries (target/<profile>/examples/);
+/// when only this test target was built, build the example here with the
+/// same cargo, target directory and profile.
+fn kill9_child_exe() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let child = profile_dir.join("examples/kill9_child");
+    if !child.exists() {
+        let target_dir = profile_dir.parent().unwrap();
+        let profile = profile_dir.file_name().unwrap().to_string_lossy();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "-p", "netlink-glue", "--example", "kill9_child"])
+            .arg("--target-dir")
+            .arg(target_dir)
+            .args([
+                "--profile",
+                if profile == "debug" { "dev" } else { &profile },
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "building the kill9_child example failed");
+    }
+    assert!(child.exists(), "{} is missing", child.display());
+    child
 }
 
 #[test]
@@ -178,13 +153,8 @@ fn reconcile_after_kill_9_keeps_replaces_and_deletes_only_ours() {
     let Some(leaf) = ns("kill9") else { return };
     let state = state_file(&leaf);
     let _ = std::fs::remove_file(&state);
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "child_programs_until_killed",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-        ])
+    let child_exe = kill9_child_exe();
+    let mut child = std::process::Command::new(child_exe)
         .env(CHILD_NS, format!("/run/netns/{}", leaf.name()))
         .env(CHILD_STATE, &state)
         .stdout(std::process::Stdio::null())

@@ -12,10 +12,10 @@ use evpn_proto::attr::{AsPath, MpNlri, NextHop, PathAttrs, SegmentType};
 use evpn_proto::capability::{AddPathMode, Capability};
 use evpn_proto::evpn::EvpnRoute;
 use evpn_proto::ext_community::{ExtCommunity, TunnelType};
+use evpn_proto::message::header::{Header, MessageType};
 use evpn_proto::message::{
     decode_message, DecodeCxt, Decoded, Notification, RefreshSubtype, UpdateDecoded, Verdict,
 };
-use evpn_proto::message::header::{Header, MessageType};
 use evpn_proto::pmsi::{PmsiTunnel, PmsiTunnelType};
 use evpn_proto::{Afi, Error, Label, Safi};
 use serde_json::{json, Map, Value};
@@ -223,15 +223,11 @@ fn update_json(u: &UpdateDecoded, obj: &mut Map<String, Value>) {
     }
     if u.verdict != Verdict::Ok {
         // The strongest rule that fired decides the verdict; list them all.
-        if let Some(worst) = u
-            .errors
-            .iter()
-            .max_by_key(|e| match e.action {
-                evpn_proto::Action::AttributeDiscard => 0,
-                evpn_proto::Action::TreatAsWithdraw => 1,
-                evpn_proto::Action::SessionReset => 2,
-            })
-        {
+        if let Some(worst) = u.errors.iter().max_by_key(|e| match e.action {
+            evpn_proto::Action::AttributeDiscard => 0,
+            evpn_proto::Action::TreatAsWithdraw => 1,
+            evpn_proto::Action::SessionReset => 2,
+        }) {
             let mut e = error_json(worst);
             if u.verdict == Verdict::TreatAsWithdraw {
                 e["action"] = json!("treat-as-withdraw");
@@ -268,7 +264,10 @@ fn attrs_json(a: &PathAttrs) -> Value {
         m.insert("atomic_aggregate".into(), json!(true));
     }
     if let Some(ag) = &a.aggregator {
-        m.insert("aggregator".into(), json!({"as": ag.asn, "bgp_id": ag.bgp_id.to_string()}));
+        m.insert(
+            "aggregator".into(),
+            json!({"as": ag.asn, "bgp_id": ag.bgp_id.to_string()}),
+        );
     }
     if let Some(c) = &a.communities {
         m.insert(
@@ -316,7 +315,10 @@ fn attrs_json(a: &PathAttrs) -> Value {
         m.insert("as4_path".into(), as_path_json(p));
     }
     if let Some(ag) = &a.as4_aggregator {
-        m.insert("as4_aggregator".into(), json!({"as": ag.asn, "bgp_id": ag.bgp_id.to_string()}));
+        m.insert(
+            "as4_aggregator".into(),
+            json!({"as": ag.asn, "bgp_id": ag.bgp_id.to_string()}),
+        );
     }
     if let Some(p) = &a.pmsi_tunnel {
         m.insert("pmsi_tunnel".into(), pmsi_json(p));
@@ -492,7 +494,10 @@ pub fn message_text(bytes: &[u8], ends: Option<Endpoints>, view: &SessionView) -
     if let Ok(Decoded::Update(u)) = decode_message(bytes, &view.cx) {
         for (label, n) in [
             ("reach", u.update.attrs.mp_reach.as_ref().map(|r| &r.nlri)),
-            ("unreach", u.update.attrs.mp_unreach.as_ref().map(|r| &r.withdrawn)),
+            (
+                "unreach",
+                u.update.attrs.mp_unreach.as_ref().map(|r| &r.withdrawn),
+            ),
         ] {
             if let Some(MpNlri::Evpn(routes)) = n {
                 for r in routes {

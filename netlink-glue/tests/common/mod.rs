@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use evpn_proto::{Mac, Vni};
 use netlink_glue::netns::{self, Netns};
-use netlink_glue::{Config, L2Vni, RemoteMac};
+use netlink_glue::{Config, Intent, L2Vni, RemoteMac};
 
 pub fn vni(v: u32) -> Vni {
     Vni::new(v).unwrap()
@@ -107,4 +107,27 @@ pub fn wait_until(ms: u64, mut f: impl FnMut() -> bool) -> bool {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+// The kill -9 reconciliation test (resync.rs) and its programming
+// process (examples/kill9_child.rs) share these.
+
+pub const CHILD_NS: &str = "EVT_CHILD_NETNS";
+pub const CHILD_STATE: &str = "EVT_CHILD_STATE";
+pub const N_MACS: u32 = 20_000;
+
+pub fn nth_mac(k: u32) -> Mac {
+    Mac([0x02, 0x02, 0, (k >> 16) as u8, (k >> 8) as u8, k as u8])
+}
+
+pub fn intent_a() -> Intent {
+    let mut i = Intent::default();
+    i.l2vnis.insert(vni(100), l2(100, "10.0.0.1"));
+    i.flood.insert((vni(100), ip("10.0.0.2")));
+    i.flood.insert((vni(100), ip("10.0.0.3")));
+    i.remote_macs.insert(
+        (vni(100), mac("02:00:00:00:00:5a")),
+        remote("10.0.0.3", true),
+    );
+    i
 }
