@@ -31,8 +31,8 @@ pub use attr::{MpNlri, MpReach, MpUnreach, NextHop, PathAttrs, RawAttribute};
 pub use capability::Capability;
 pub use error::{Action, Error, NlriError};
 pub use evpn::{
-    read_evpn_routes, EthernetAd, EthernetSegment, EvpnKey, EvpnRoute, EvpnRouteIter, Imet,
-    IpPrefix, MacIp,
+    read_evpn_routes, read_evpn_routes_with_path_ids, EthernetAd, EthernetSegment, EvpnKey,
+    EvpnRoute, EvpnRouteIter, Imet, IpPrefix, MacIp,
 };
 pub use ext_community::{read_ext_communities, ExtCommunity, RouteTarget, TunnelType};
 pub use large_community::{read_large_communities, LargeCommunity};
@@ -41,5 +41,8 @@ pub use message::{
     RouteRefresh, Update, UpdateDecoded, Verdict,
 };
 pub use pmsi::{PmsiError, PmsiTunnel, PmsiTunnelType};
-pub use prefix::{read_ipv4_prefixes, read_ipv6_prefixes, Ipv4Prefix, Ipv6Prefix, Prefix};
+pub use prefix::{
+    read_ipv4_prefixes, read_ipv6_prefixes, read_prefixes_with_path_ids, Ipv4Prefix, Ipv6Prefix,
+    Prefix,
+};
 pub use types::{Afi, Esi, Family, Label, Mac, Rd, Safi, Vni};
