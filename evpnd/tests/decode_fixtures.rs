@@ -18,7 +18,6 @@
 
 #![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
     reason = "test fixtures are known-valid values; a failure is a test failure"
 )]
 
