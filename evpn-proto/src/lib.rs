@@ -1,7 +1,7 @@
 //! # evpn-proto — the BGP-4 and EVPN wire format
 //!
 //! Owns: encoding and decoding of every BGP message evpnd sends or receives
-//! (RFC 4271, 4760, 5492, 6793, 7313, 4724, 8950), the EVPN NLRI route types
+//! (RFC 4271, 4760, 5492, 6793, 7313, 4724, 8950, ADD-PATH 7911), the EVPN NLRI route types
 //! 1–5 (RFC 7432 §7, RFC 9136), the extended communities EVPN uses
 //! (RFC 4360, 7432, 8365, 9135, 9012) and the PMSI tunnel attribute
 //! (RFC 6514); and the RFC 7606 verdict for every malformed input.
