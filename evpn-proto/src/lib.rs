@@ -1,7 +1,7 @@
 //! # evpn-proto — the BGP-4 and EVPN wire format
 //!
 //! Owns: encoding and decoding of every BGP message evpnd sends or receives
-//! (RFC 4271, 4760, 5492, 6793, 7313, 4724, 8950), the EVPN NLRI route types
+//! (RFC 4271, 4760, 5492, 6793, 7313, 4724, 8950, ADD-PATH 7911), the EVPN NLRI route types
 //! 1–5 (RFC 7432 §7, RFC 9136), the extended communities EVPN uses
 //! (RFC 4360, 7432, 8365, 9135, 9012) and the PMSI tunnel attribute
 //! (RFC 6514); and the RFC 7606 verdict for every malformed input.
@@ -31,8 +31,8 @@ pub use attr::{MpNlri, MpReach, MpUnreach, NextHop, PathAttrs, RawAttribute};
 pub use capability::Capability;
 pub use error::{Action, Error, NlriError};
 pub use evpn::{
-    read_evpn_routes, EthernetAd, EthernetSegment, EvpnKey, EvpnRoute, EvpnRouteIter, Imet,
-    IpPrefix, MacIp,
+    read_evpn_routes, read_evpn_routes_with_path_ids, EthernetAd, EthernetSegment, EvpnKey,
+    EvpnRoute, EvpnRouteIter, Imet, IpPrefix, MacIp,
 };
 pub use ext_community::{read_ext_communities, ExtCommunity, RouteTarget, TunnelType};
 pub use large_community::{read_large_communities, LargeCommunity};
@@ -41,5 +41,8 @@ pub use message::{
     RouteRefresh, Update, UpdateDecoded, Verdict,
 };
 pub use pmsi::{PmsiError, PmsiTunnel, PmsiTunnelType};
-pub use prefix::{read_ipv4_prefixes, read_ipv6_prefixes, Ipv4Prefix, Ipv6Prefix, Prefix};
+pub use prefix::{
+    read_ipv4_prefixes, read_ipv6_prefixes, read_prefixes_with_path_ids, Ipv4Prefix, Ipv6Prefix,
+    Prefix,
+};
 pub use types::{Afi, Esi, Family, Label, Mac, Rd, Safi, Vni};

@@ -18,9 +18,9 @@
 //! or a prefix running past the field, is an NLRI error (RFC 7606 §5.3: the
 //! field cannot be re-synchronised, so treat-as-withdraw is impossible).
 //!
-//! ADD-PATH (RFC 7911) would put a 4-octet Path Identifier before each
-//! Length octet; [`read_prefixes`] takes the per-prefix decoder as an argument
-//! so a path-id variant is a closure that reads the identifier first.
+//! ADD-PATH (RFC 7911) puts a 4-octet Path Identifier before each Length
+//! octet: [`read_prefixes_with_path_ids`] reads it, and returns the path ids
+//! as a list parallel to the prefixes.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -257,6 +257,47 @@ pub fn read_prefixes<T>(
         out.push(one(&mut r)?);
     }
     Ok(out)
+}
+
+/// Decode a whole NLRI field with `one` per NLRI, each preceded by a
+/// 4-octet Path Identifier when `add_path` is set (RFC 7911 §3). Returns
+/// the NLRI and, parallel to them, their path ids (empty without
+/// ADD-PATH). A field that does not end on an NLRI boundary, path id
+/// included, is an error. Without ADD-PATH this is [`read_prefixes`].
+pub fn read_prefixes_with_path_ids<T>(
+    buf: &[u8],
+    add_path: bool,
+    mut one: impl FnMut(&mut Reader<'_>) -> Result<T, NlriError>,
+) -> Result<(Vec<T>, Vec<u32>), NlriError> {
+    if !add_path {
+        return Ok((read_prefixes(buf, one)?, Vec::new()));
+    }
+    // An NLRI with a path id takes at least 5 octets (id + length octet).
+    let cap = buf.len() / 5 + 1;
+    let (mut out, mut ids) = (Vec::with_capacity(cap), Vec::with_capacity(cap));
+    let mut r = Reader::new(buf);
+    while !r.is_empty() {
+        ids.push(r.u32("path identifier")?);
+        out.push(one(&mut r)?);
+    }
+    Ok((out, ids))
+}
+
+/// Write `items` with `one`, each preceded by its path id (0 when
+/// `path_ids` is shorter) when `add_path` is set (RFC 7911 §3).
+pub(crate) fn write_with_path_ids<T>(
+    items: &[T],
+    path_ids: &[u32],
+    add_path: bool,
+    out: &mut Vec<u8>,
+    mut one: impl FnMut(&T, &mut Vec<u8>),
+) {
+    for (i, item) in items.iter().enumerate() {
+        if add_path {
+            out.extend_from_slice(&path_ids.get(i).copied().unwrap_or(0).to_be_bytes());
+        }
+        one(item, out);
+    }
 }
 
 /// Decode the IPv4 unicast NLRI of an UPDATE or of MP_REACH/MP_UNREACH.

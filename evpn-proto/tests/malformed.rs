@@ -1421,3 +1421,159 @@ fn notification_with_any_code_and_data_decodes_and_is_never_answered() {
         ));
     }
 }
+
+// ---------------------------------------------------------------------------
+// ADD-PATH (RFC 7911 §3): a 4-octet Path Identifier before each NLRI of a
+// family negotiated with ADD-PATH. A field that does not end on an NLRI
+// boundary, path id included, cannot be re-synchronised (RFC 7606 §5.3):
+// [3,10] for the withdrawn routes / NLRI fields, [3,9] in MP_REACH /
+// MP_UNREACH (RFC 4760 §7).
+
+fn add_path(families: &[Family]) -> DecodeCxt {
+    DecodeCxt {
+        add_path: families.iter().copied().collect(),
+        ..DecodeCxt::default()
+    }
+}
+
+/// Path id `id` then 10.1.0.0/24.
+fn ap_nlri(id: u32) -> Vec<u8> {
+    [&id.to_be_bytes()[..], &NLRI[..]].concat()
+}
+
+fn mp_reach_ipv6(nlri: &[u8]) -> Vec<u8> {
+    let mut v = vec![0, 2, 1, 16];
+    v.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    v.push(0);
+    v.extend_from_slice(nlri);
+    attr(ON | flags::EXTENDED_LENGTH, 14, &v)
+}
+
+#[test]
+fn add_path_ipv4_fields_decode_with_their_path_ids() {
+    let cx = add_path(&[Family::Ipv4Unicast]);
+    let w = [&[0, 0, 0, 9, 16, 10, 9][..]].concat(); // id 9, 10.9.0.0/16
+    let n = [ap_nlri(2), ap_nlri(0xfffe_0001)].concat();
+    let d = decode_update(&update(&w, &base(), &n), &cx);
+    clean(&d);
+    assert_eq!(d.update.nlri, vec![nlri_prefix(), nlri_prefix()]);
+    assert_eq!(d.update.nlri_path_ids, vec![2, 0xfffe_0001]);
+    assert_eq!(d.update.withdrawn_path_ids, vec![9]);
+    assert_eq!(
+        d.update.withdrawn,
+        vec![Ipv4Prefix::new(Ipv4Addr::new(10, 9, 0, 0), 16).unwrap()]
+    );
+    // Re-encoded under the same context: the same octets.
+    let m = update(&w, &base(), &n);
+    assert_eq!(d.update.encode(&cx), m);
+}
+
+#[test]
+fn add_path_is_per_family() {
+    // ADD-PATH for EVPN only: the IPv4 NLRI field has no path ids.
+    let d = decode_update(&update(&[], &base(), &NLRI), &add_path(&[Family::Evpn]));
+    clean(&d);
+    assert_eq!(d.update.nlri, vec![nlri_prefix()]);
+    assert!(d.update.nlri_path_ids.is_empty());
+    // ... and the EVPN NLRI do.
+    let n = [&7u32.to_be_bytes()[..], &wire(&[rt2(1)])].concat();
+    let d = decode_update(
+        &update(&[], &evpn_attrs(&mp_reach_evpn(&VTEP, &n)), &[]),
+        &add_path(&[Family::Evpn]),
+    );
+    clean(&d);
+    let r = d.update.attrs.mp_reach.unwrap();
+    assert_eq!((r.nlri, r.path_ids), (MpNlri::Evpn(vec![rt2(1)]), vec![7]));
+}
+
+#[test]
+fn add_path_withdrawn_route_with_a_truncated_path_id_is_invalid_network_field() {
+    let cx = add_path(&[Family::Ipv4Unicast]);
+    let w = [0, 0, 0, 9, 16, 10, 9, 0, 0, 1];
+    let e = reset(&update(&w, &[], &[]), &cx, 3, u::INVALID_NETWORK_FIELD);
+    assert!(e.reason.contains("path identifier"), "{e}");
+}
+
+#[test]
+fn add_path_nlri_with_a_path_id_and_no_prefix_is_invalid_network_field() {
+    let cx = add_path(&[Family::Ipv4Unicast]);
+    let n = [ap_nlri(1), vec![0, 0, 0, 2]].concat();
+    reset(&update(&[], &base(), &n), &cx, 3, u::INVALID_NETWORK_FIELD);
+}
+
+#[test]
+fn add_path_nlri_ending_inside_a_path_id_is_invalid_network_field() {
+    let cx = add_path(&[Family::Ipv4Unicast]);
+    let n = [ap_nlri(1), vec![0, 0]].concat();
+    let e = reset(&update(&[], &base(), &n), &cx, 3, u::INVALID_NETWORK_FIELD);
+    assert!(e.reason.contains("path identifier"), "{e}");
+}
+
+#[test]
+fn add_path_prefix_running_past_the_field_after_its_path_id_is_invalid_network_field() {
+    let cx = add_path(&[Family::Ipv4Unicast]);
+    reset(
+        &update(&[], &base(), &[0, 0, 0, 1, 24, 10, 1]),
+        &cx,
+        3,
+        u::INVALID_NETWORK_FIELD,
+    );
+}
+
+#[test]
+fn add_path_evpn_mp_reach_with_a_truncated_path_id_resets_the_session() {
+    let cx = add_path(&[Family::Evpn]);
+    let n = [&7u32.to_be_bytes()[..], &wire(&[rt2(1)]), &[0, 0, 0][..]].concat();
+    let m = update(&[], &evpn_attrs(&mp_reach_evpn(&VTEP, &n)), &[]);
+    let e = reset(&m, &cx, 3, u::OPTIONAL_ATTRIBUTE_ERROR);
+    assert!(e.reason.contains("path identifier"), "{e}");
+}
+
+#[test]
+fn add_path_evpn_mp_unreach_with_a_path_id_and_no_nlri_resets_the_session() {
+    let cx = add_path(&[Family::Evpn]);
+    let m = update(&[], &mp_unreach_evpn(&[0, 0, 0, 7]), &[]);
+    reset(&m, &cx, 3, u::OPTIONAL_ATTRIBUTE_ERROR);
+}
+
+#[test]
+fn add_path_evpn_nlri_length_overrun_after_the_path_id_resets_the_session() {
+    let cx = add_path(&[Family::Evpn]);
+    let mut n = [&7u32.to_be_bytes()[..], &wire(&[rt2(1)])].concat();
+    n[5] += 1; // the NLRI length octet, after the path id and route type
+    let m = update(&[], &evpn_attrs(&mp_reach_evpn(&VTEP, &n)), &[]);
+    reset(&m, &cx, 3, u::OPTIONAL_ATTRIBUTE_ERROR);
+}
+
+#[test]
+fn add_path_ipv6_mp_reach_with_a_truncated_path_id_resets_the_session() {
+    let cx = add_path(&[Family::Ipv6Unicast]);
+    // id 1, 2001:db8::/32, then a 1-octet stub of the next path id.
+    let n = [0, 0, 0, 1, 32, 0x20, 0x01, 0x0d, 0xb8, 0];
+    let m = update(&[], &evpn_attrs(&mp_reach_ipv6(&n)), &[]);
+    let e = reset(&m, &cx, 3, u::OPTIONAL_ATTRIBUTE_ERROR);
+    assert!(e.reason.contains("path identifier"), "{e}");
+    // Without the stub it is clean, with its path id.
+    let m = update(&[], &evpn_attrs(&mp_reach_ipv6(&n[..9])), &[]);
+    let d = decode_update(&m, &cx);
+    clean(&d);
+    assert_eq!(d.update.attrs.mp_reach.unwrap().path_ids, vec![1]);
+}
+
+#[test]
+fn add_path_for_a_family_not_negotiated_leaves_its_nlri_undecoded() {
+    // ADD-PATH for IPv6 but IPv6 not negotiated: kept raw and ignored,
+    // never a reset, whatever the path-id framing.
+    let cx = DecodeCxt {
+        families: [Family::Evpn].into_iter().collect(),
+        ..add_path(&[Family::Ipv6Unicast])
+    };
+    let m = update(&[], &evpn_attrs(&mp_reach_ipv6(&[0, 0, 0])), &[]);
+    let d = decode_update(&m, &cx);
+    only(&d, Action::AttributeDiscard, 3, u::OPTIONAL_ATTRIBUTE_ERROR);
+    let r = d.update.attrs.mp_reach.unwrap();
+    assert_eq!(
+        (r.nlri, r.path_ids),
+        (MpNlri::Unknown(vec![0, 0, 0]), vec![])
+    );
+}

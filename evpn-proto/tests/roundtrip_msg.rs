@@ -2,7 +2,9 @@
 //! OPEN (with every capability), UPDATE (with every attribute, both AS
 //! widths), NOTIFICATION and ROUTE-REFRESH; decoding never panics on
 //! arbitrary bodies behind a valid header or on mutated valid messages, and
-//! whatever decodes cleanly re-encodes to the same value.
+//! whatever decodes cleanly re-encodes to the same value. UPDATEs are also
+//! round-tripped with ADD-PATH (RFC 7911) path ids for any subset of the
+//! families, and decoded under random ADD-PATH contexts.
 
 #![expect(
     clippy::unwrap_used,
@@ -235,50 +237,97 @@ fn pmsi() -> impl Strategy<Value = PmsiTunnel> {
     })
 }
 
-fn mp_reach() -> impl Strategy<Value = MpReach> {
+/// The set of families whose bits are set in `bits` (bit i = `Family::ALL[i]`).
+fn family_set(bits: u8) -> FamilySet {
+    Family::ALL
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| bits & (1 << i) != 0)
+        .map(|(_, f)| f)
+        .collect()
+}
+
+/// Up to `max` NLRI with, when `ids` is set, a path id each (parallel list;
+/// empty otherwise).
+fn with_path_ids<T: std::fmt::Debug + Clone>(
+    nlri: impl Strategy<Value = T>,
+    max: usize,
+    ids: bool,
+) -> impl Strategy<Value = (Vec<T>, Vec<u32>)> {
+    vec((nlri, any::<u32>()), 0..max).prop_map(move |v| {
+        let (n, i): (Vec<T>, Vec<u32>) = v.into_iter().unzip();
+        (n, if ids { i } else { Vec::new() })
+    })
+}
+
+/// MP_REACH_NLRI of one of our families, with path ids for the families in
+/// `ap` (ADD-PATH).
+fn mp_reach(ap: FamilySet) -> impl Strategy<Value = MpReach> {
     let ll = (nh_v6(), ipv6())
         .prop_map(|(global, link_local)| NextHop::V6LinkLocal { global, link_local });
     let v6nh = prop_oneof![nh_v6().prop_map(NextHop::V6), ll];
     let evpn_nh = prop_oneof![nh_v4().prop_map(NextHop::V4), v6nh.clone()];
     let v4_nh = prop_oneof![nh_v4().prop_map(NextHop::V4), v6nh.clone()];
+    let on = |f| ap.contains(f);
     prop_oneof![
-        (evpn_nh, vec(evpn_route(), 0..8)).prop_map(|(next_hop, r)| MpReach {
-            afi: Afi::L2vpn,
-            safi: Safi::Evpn,
-            next_hop,
-            nlri: MpNlri::Evpn(r),
-        }),
-        (v4_nh, vec(ipv4_prefix(), 0..8)).prop_map(|(next_hop, p)| MpReach {
-            afi: Afi::Ipv4,
-            safi: Safi::Unicast,
-            next_hop,
-            nlri: MpNlri::Ipv4(p),
-        }),
-        (v6nh, vec(ipv6_prefix(), 0..8)).prop_map(|(next_hop, p)| MpReach {
-            afi: Afi::Ipv6,
-            safi: Safi::Unicast,
-            next_hop,
-            nlri: MpNlri::Ipv6(p),
-        }),
+        (evpn_nh, with_path_ids(evpn_route(), 8, on(Family::Evpn))).prop_map(
+            |(next_hop, (r, path_ids))| MpReach {
+                afi: Afi::L2vpn,
+                safi: Safi::Evpn,
+                next_hop,
+                nlri: MpNlri::Evpn(r),
+                path_ids,
+            }
+        ),
+        (
+            v4_nh,
+            with_path_ids(ipv4_prefix(), 8, on(Family::Ipv4Unicast))
+        )
+            .prop_map(|(next_hop, (p, path_ids))| MpReach {
+                afi: Afi::Ipv4,
+                safi: Safi::Unicast,
+                next_hop,
+                nlri: MpNlri::Ipv4(p),
+                path_ids,
+            }),
+        (
+            v6nh,
+            with_path_ids(ipv6_prefix(), 8, on(Family::Ipv6Unicast))
+        )
+            .prop_map(|(next_hop, (p, path_ids))| MpReach {
+                afi: Afi::Ipv6,
+                safi: Safi::Unicast,
+                next_hop,
+                nlri: MpNlri::Ipv6(p),
+                path_ids,
+            }),
     ]
 }
 
-fn mp_unreach() -> impl Strategy<Value = MpUnreach> {
+fn mp_unreach(ap: FamilySet) -> impl Strategy<Value = MpUnreach> {
+    let on = |f| ap.contains(f);
     prop_oneof![
-        vec(evpn_route(), 0..8).prop_map(|r| MpUnreach {
+        with_path_ids(evpn_route(), 8, on(Family::Evpn)).prop_map(|(r, path_ids)| MpUnreach {
             afi: Afi::L2vpn,
             safi: Safi::Evpn,
             withdrawn: MpNlri::Evpn(r),
+            path_ids,
         }),
-        vec(ipv4_prefix(), 0..8).prop_map(|p| MpUnreach {
-            afi: Afi::Ipv4,
-            safi: Safi::Unicast,
-            withdrawn: MpNlri::Ipv4(p),
+        with_path_ids(ipv4_prefix(), 8, on(Family::Ipv4Unicast)).prop_map(|(p, path_ids)| {
+            MpUnreach {
+                afi: Afi::Ipv4,
+                safi: Safi::Unicast,
+                withdrawn: MpNlri::Ipv4(p),
+                path_ids,
+            }
         }),
-        vec(ipv6_prefix(), 0..8).prop_map(|p| MpUnreach {
-            afi: Afi::Ipv6,
-            safi: Safi::Unicast,
-            withdrawn: MpNlri::Ipv6(p),
+        with_path_ids(ipv6_prefix(), 8, on(Family::Ipv6Unicast)).prop_map(|(p, path_ids)| {
+            MpUnreach {
+                afi: Afi::Ipv6,
+                safi: Safi::Unicast,
+                withdrawn: MpNlri::Ipv6(p),
+                path_ids,
+            }
         }),
     ]
 }
@@ -298,8 +347,9 @@ fn unknown_attrs() -> impl Strategy<Value = Vec<RawAttribute>> {
     })
 }
 
-/// Every attribute, valid for an iBGP session with the given AS width.
-fn path_attrs(four: bool) -> impl Strategy<Value = PathAttrs> {
+/// Every attribute, valid for an iBGP session with the given AS width and
+/// ADD-PATH for the families in `ap`.
+fn path_attrs(four: bool, ap: FamilySet) -> impl Strategy<Value = PathAttrs> {
     let core = (
         prop_oneof![
             Just(Origin::Igp),
@@ -317,8 +367,8 @@ fn path_attrs(four: bool) -> impl Strategy<Value = PathAttrs> {
         of(vec(ipv4(), 1..5)),
     );
     let rest = (
-        of(mp_reach()),
-        of(mp_unreach()),
+        of(mp_reach(ap)),
+        of(mp_unreach(ap)),
         of(vec(ext_community(), 1..8)),
         of(as4_path()),
         of(aggregator(true)),
@@ -362,16 +412,34 @@ fn path_attrs(four: bool) -> impl Strategy<Value = PathAttrs> {
 }
 
 fn update(four: bool) -> impl Strategy<Value = Update> {
+    update_add_path(four, FamilySet::EMPTY)
+}
+
+/// An UPDATE whose NLRI of the families in `ap` carry path ids.
+fn update_add_path(four: bool, ap: FamilySet) -> impl Strategy<Value = Update> {
+    let v4 = ap.contains(Family::Ipv4Unicast);
     (
-        vec(ipv4_prefix(), 0..10),
-        path_attrs(four),
-        vec(ipv4_prefix(), 0..10),
+        with_path_ids(ipv4_prefix(), 10, v4),
+        path_attrs(four, ap),
+        with_path_ids(ipv4_prefix(), 10, v4),
     )
-        .prop_map(|(withdrawn, attrs, nlri)| Update {
-            withdrawn,
-            attrs,
-            nlri,
-        })
+        .prop_map(
+            |((withdrawn, withdrawn_path_ids), attrs, (nlri, nlri_path_ids))| Update {
+                withdrawn,
+                attrs,
+                nlri,
+                withdrawn_path_ids,
+                nlri_path_ids,
+            },
+        )
+}
+
+/// A random ADD-PATH family set and an UPDATE that uses it.
+fn add_path_update() -> impl Strategy<Value = (FamilySet, Update)> {
+    (0u8..8).prop_flat_map(|bits| {
+        let ap = family_set(bits);
+        (Just(ap), update_add_path(true, ap))
+    })
 }
 
 // --- OPEN ---------------------------------------------------------------------
@@ -448,19 +516,20 @@ fn open() -> impl Strategy<Value = Open> {
 // --- contexts -----------------------------------------------------------------
 
 fn cx_variant() -> impl Strategy<Value = DecodeCxt> {
-    (any::<bool>(), any::<bool>(), of(any::<u32>()), 0u8..8).prop_map(
-        |(four, ibgp, peer_as, fam)| DecodeCxt {
+    (
+        any::<bool>(),
+        any::<bool>(),
+        of(any::<u32>()),
+        0u8..8,
+        0u8..8,
+    )
+        .prop_map(|(four, ibgp, peer_as, fam, ap)| DecodeCxt {
             four_octet_as: four,
             ibgp,
             peer_as,
-            families: Family::ALL
-                .into_iter()
-                .enumerate()
-                .filter(|(i, _)| fam & (1 << i) != 0)
-                .map(|(_, f)| f)
-                .collect::<FamilySet>(),
-        },
-    )
+            families: family_set(fam),
+            add_path: family_set(ap),
+        })
 }
 
 fn with_header(typ: u8, body: &[u8]) -> Vec<u8> {
@@ -518,6 +587,37 @@ proptest! {
         let d = Update::decode(&m[19..], &cx).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(&d.errors, &vec![]);
         prop_assert_eq!(d.update, u);
+    }
+
+    #[test]
+    fn update_with_add_path_round_trips((ap, u) in add_path_update()) {
+        let cx = DecodeCxt { add_path: ap, ..DecodeCxt::default() };
+        let m = Message::Update(u.clone()).encode(&cx);
+        let d = Update::decode(&m[19..], &cx).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&d.errors, &vec![]);
+        prop_assert_eq!(&d.update, &u);
+        // Every NLRI carries its path id, and nothing else changed: the
+        // same UPDATE without ids is 4 octets per NLRI shorter (give or take
+        // one octet per MP attribute that drops below 256 octets and loses
+        // Extended Length).
+        let n_ids = u.withdrawn_path_ids.len()
+            + u.nlri_path_ids.len()
+            + u.attrs.mp_reach.as_ref().map_or(0, |r| r.path_ids.len())
+            + u.attrs.mp_unreach.as_ref().map_or(0, |r| r.path_ids.len());
+        let mut plain = u.clone();
+        plain.withdrawn_path_ids.clear();
+        plain.nlri_path_ids.clear();
+        if let Some(r) = plain.attrs.mp_reach.as_mut() { r.path_ids.clear(); }
+        if let Some(r) = plain.attrs.mp_unreach.as_mut() { r.path_ids.clear(); }
+        let m0 = plain.encode(&DecodeCxt::default());
+        let grew = m.len() - m0.len();
+        prop_assert!((4 * n_ids..=4 * n_ids + 2).contains(&grew), "{} ids, {} octets", n_ids, grew);
+    }
+
+    #[test]
+    fn add_path_update_misread_without_add_path_never_panics((ap, u) in add_path_update(), cx in cx_variant()) {
+        let m = u.encode(&DecodeCxt { add_path: ap, ..DecodeCxt::default() });
+        decode_and_reencode(&m, &cx)?;
     }
 
     #[test]
@@ -706,6 +806,7 @@ fn seed_messages() -> Vec<(&'static str, Vec<u8>)> {
                 safi: Safi::Evpn,
                 next_hop: NextHop::V4(id),
                 nlri: MpNlri::Evpn(vec![rt2.clone(), rt5]),
+                path_ids: vec![],
             }),
             ..base.clone()
         },
@@ -718,6 +819,7 @@ fn seed_messages() -> Vec<(&'static str, Vec<u8>)> {
                 safi: Safi::Evpn,
                 next_hop: NextHop::V4(id),
                 nlri: MpNlri::Evpn(vec![rt3]),
+                path_ids: vec![],
             }),
             pmsi_tunnel: Some(PmsiTunnel::ingress_replication(
                 Label::from_raw(100),
@@ -733,6 +835,7 @@ fn seed_messages() -> Vec<(&'static str, Vec<u8>)> {
                 afi: Afi::L2vpn,
                 safi: Safi::Evpn,
                 withdrawn: MpNlri::Evpn(vec![rt2]),
+                path_ids: vec![],
             }),
             ..PathAttrs::default()
         },
@@ -759,6 +862,7 @@ fn seed_messages() -> Vec<(&'static str, Vec<u8>)> {
             ..base
         },
         nlri: vec![Ipv4Prefix::new(Ipv4Addr::new(10, 1, 1, 1), 32).unwrap()],
+        ..Update::default()
     };
     vec![
         ("open", open.encode()),
@@ -790,6 +894,123 @@ fn seed_messages() -> Vec<(&'static str, Vec<u8>)> {
             .encode(),
         ),
     ]
+}
+
+/// The ADD-PATH context the `update` fuzz target derives from bits 6-7 of
+/// its first octet: 1 IPv4 unicast, 2 EVPN, 3 all three families.
+fn add_path_cx(mode: u8) -> DecodeCxt {
+    let add_path = match mode & 3 {
+        0 => FamilySet::EMPTY,
+        1 => [Family::Ipv4Unicast].into_iter().collect(),
+        2 => [Family::Evpn].into_iter().collect(),
+        _ => FamilySet::ALL,
+    };
+    DecodeCxt {
+        add_path,
+        ..DecodeCxt::default()
+    }
+}
+
+/// UPDATEs whose NLRI carry ADD-PATH path ids: (name, ADD-PATH mode for
+/// [`add_path_cx`], message encoded under that context).
+fn add_path_seed_messages() -> Vec<(&'static str, u8, Vec<u8>)> {
+    let p = |a: [u8; 4], l: u8| Ipv4Prefix::new(Ipv4Addr::from(a), l).unwrap();
+    let base = PathAttrs {
+        origin: Some(Origin::Igp),
+        as_path: Some(AsPath::sequence([65001])),
+        local_pref: Some(100),
+        ..PathAttrs::default()
+    };
+    let v4 = Update {
+        withdrawn: vec![p([198, 51, 100, 0], 24)],
+        withdrawn_path_ids: vec![1],
+        attrs: PathAttrs {
+            next_hop: Some(Ipv4Addr::new(192, 0, 2, 1)),
+            ..base.clone()
+        },
+        nlri: vec![p([192, 0, 2, 0], 24), p([203, 0, 113, 0], 24)],
+        nlri_path_ids: vec![2, 3],
+    };
+    let rd = Rd::Ip {
+        ip: Ipv4Addr::new(10, 0, 0, 11),
+        number: 100,
+    };
+    let mac_ip = |last: u8| {
+        EvpnRoute::MacIp(MacIp {
+            rd,
+            esi: Esi::ZERO,
+            eth_tag: 0,
+            mac: Mac([0x52, 0x54, 0, 0, 0, last]),
+            ip: Some(IpAddr::V4(Ipv4Addr::new(10, 1, 0, last))),
+            label1: Label::from_raw(100),
+            label2: None,
+        })
+    };
+    let evpn = Update {
+        attrs: PathAttrs {
+            mp_reach: Some(MpReach {
+                afi: Afi::L2vpn,
+                safi: Safi::Evpn,
+                next_hop: NextHop::V4(Ipv4Addr::new(10, 0, 0, 11)),
+                nlri: MpNlri::Evpn(vec![mac_ip(1), mac_ip(2)]),
+                path_ids: vec![7, 0xffff_ffff],
+            }),
+            ..base
+        },
+        ..Update::default()
+    };
+    let withdraw = Update {
+        attrs: PathAttrs {
+            mp_unreach: Some(MpUnreach {
+                afi: Afi::L2vpn,
+                safi: Safi::Evpn,
+                withdrawn: MpNlri::Evpn(vec![mac_ip(1)]),
+                path_ids: vec![7],
+            }),
+            ..PathAttrs::default()
+        },
+        ..Update::default()
+    };
+    vec![
+        ("update_addpath_ipv4", 1, v4.encode(&add_path_cx(1))),
+        ("update_addpath_evpn", 2, evpn.encode(&add_path_cx(2))),
+        (
+            "update_addpath_evpn_withdraw",
+            3,
+            withdraw.encode(&add_path_cx(3)),
+        ),
+    ]
+}
+
+#[test]
+fn add_path_seed_messages_decode_cleanly_with_their_path_ids() {
+    for (name, mode, m) in add_path_seed_messages() {
+        let cx = add_path_cx(mode);
+        let d = decode_update_ok(&m, &cx, name);
+        let u = &d.update;
+        let first_id = u
+            .withdrawn_path_ids
+            .first()
+            .or(u.nlri_path_ids.first())
+            .or(u.attrs.mp_reach.as_ref().and_then(|r| r.path_ids.first()))
+            .or(u.attrs.mp_unreach.as_ref().and_then(|r| r.path_ids.first()));
+        assert!(first_id.is_some(), "{name}: no path ids decoded");
+        // Without ADD-PATH the same bytes do not decode to the same routes.
+        if let Ok(Decoded::Update(plain)) = decode_message(&m, &DecodeCxt::default()) {
+            assert_ne!(plain.update, d.update, "{name}");
+        }
+    }
+}
+
+#[track_caller]
+fn decode_update_ok(m: &[u8], cx: &DecodeCxt, name: &str) -> evpn_proto::UpdateDecoded {
+    match decode_message(m, cx) {
+        Ok(Decoded::Update(u)) => {
+            assert_eq!(u.verdict, Verdict::Ok, "{name}: {:?}", u.errors);
+            u
+        }
+        other => panic!("{name}: expected an UPDATE, got {other:?}"),
+    }
 }
 
 #[test]
@@ -851,6 +1072,31 @@ fn committed_fuzz_seeds_match_seed_messages() {
         }
         if name.starts_with("open") {
             put("open", name, &m[19..]);
+        }
+    }
+    for (name, mode, m) in add_path_seed_messages() {
+        let cx = add_path_cx(mode);
+        put("decode_message", name, &m);
+        // The update target's context octet: 4-octet AS, iBGP, all
+        // families (0x3b) plus the ADD-PATH mode in bits 6-7.
+        put(
+            "update",
+            name,
+            &[&[0x3b | (mode << 6)][..], &m[19..]].concat(),
+        );
+        let d = Update::decode(&m[19..], &cx).unwrap();
+        for (nlri, ids) in [
+            d.update.attrs.mp_reach.map(|r| (r.nlri, r.path_ids)),
+            d.update.attrs.mp_unreach.map(|r| (r.withdrawn, r.path_ids)),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if matches!(nlri, MpNlri::Evpn(_)) {
+                let mut n = Vec::new();
+                nlri.write_with_path_ids(&ids, true, &mut n);
+                put("evpn_nlri", name, &n);
+            }
         }
     }
     put("frame", "session", &stream);

@@ -1,18 +1,19 @@
 //! Property tests: decode(encode(x)) == x for every NLRI and attribute-value
-//! type in evpn-proto's NLRI layer, and no decoder panics on arbitrary bytes.
+//! type in evpn-proto's NLRI layer (with and without ADD-PATH path ids, RFC
+//! 7911), and no decoder panics on arbitrary bytes.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use evpn_proto::evpn::{write_evpn_routes, EvpnRouteIter};
 use evpn_proto::ext_community::write_ext_communities;
 use evpn_proto::large_community::write_large_communities;
-use evpn_proto::prefix::read_prefixes;
+use evpn_proto::prefix::{read_prefixes, read_prefixes_with_path_ids};
 use evpn_proto::reader::Reader;
 use evpn_proto::{
-    read_evpn_routes, read_ext_communities, read_ipv4_prefixes, read_ipv6_prefixes,
-    read_large_communities, Esi, EthernetAd, EthernetSegment, EvpnRoute, ExtCommunity, Imet,
-    IpPrefix, Ipv4Prefix, Ipv6Prefix, Label, LargeCommunity, Mac, MacIp, PmsiTunnel,
-    PmsiTunnelType, Prefix, Rd, RouteTarget, TunnelType,
+    read_evpn_routes, read_evpn_routes_with_path_ids, read_ext_communities, read_ipv4_prefixes,
+    read_ipv6_prefixes, read_large_communities, Esi, EthernetAd, EthernetSegment, EvpnRoute,
+    ExtCommunity, Imet, IpPrefix, Ipv4Prefix, Ipv6Prefix, Label, LargeCommunity, Mac, MacIp,
+    PmsiTunnel, PmsiTunnelType, Prefix, Rd, RouteTarget, TunnelType,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -254,6 +255,73 @@ proptest! {
         prop_assert_eq!(lazily.unwrap(), rs);
     }
 
+    /// ADD-PATH: each NLRI preceded by its 4-octet path id, big-endian.
+    #[test]
+    fn ipv4_prefixes_with_path_ids_round_trip(ps in vec((ipv4_prefix(), any::<u32>()), 0..50)) {
+        let mut buf = Vec::new();
+        for (p, id) in &ps {
+            buf.extend_from_slice(&id.to_be_bytes());
+            p.write(&mut buf);
+        }
+        let (got, ids) = read_prefixes_with_path_ids(&buf, true, Ipv4Prefix::read).unwrap();
+        let (want, want_ids): (Vec<_>, Vec<_>) = ps.into_iter().unzip();
+        prop_assert_eq!(got, want);
+        prop_assert_eq!(ids, want_ids);
+    }
+
+    #[test]
+    fn ipv6_prefixes_with_path_ids_round_trip(ps in vec((ipv6_prefix(), any::<u32>()), 0..50)) {
+        let mut buf = Vec::new();
+        for (p, id) in &ps {
+            buf.extend_from_slice(&id.to_be_bytes());
+            p.write(&mut buf);
+        }
+        let (got, ids) = read_prefixes_with_path_ids(&buf, true, Ipv6Prefix::read).unwrap();
+        let (want, want_ids): (Vec<_>, Vec<_>) = ps.into_iter().unzip();
+        prop_assert_eq!(got, want);
+        prop_assert_eq!(ids, want_ids);
+    }
+
+    #[test]
+    fn without_add_path_the_reader_is_read_prefixes(ps in vec(ipv4_prefix(), 0..50)) {
+        let mut buf = Vec::new();
+        ps.iter().for_each(|p| p.write(&mut buf));
+        let (got, ids) = read_prefixes_with_path_ids(&buf, false, Ipv4Prefix::read).unwrap();
+        prop_assert_eq!(got, ps);
+        prop_assert!(ids.is_empty());
+    }
+
+    #[test]
+    fn evpn_field_with_path_ids_round_trips(rs in vec((evpn_route(), any::<u32>()), 0..30)) {
+        let mut buf = Vec::new();
+        for (r, id) in &rs {
+            buf.extend_from_slice(&id.to_be_bytes());
+            r.write(&mut buf);
+        }
+        let (got, ids) = read_evpn_routes_with_path_ids(&buf).unwrap();
+        let (want, want_ids): (Vec<_>, Vec<_>) = rs.into_iter().unzip();
+        prop_assert_eq!(got, want);
+        prop_assert_eq!(ids, want_ids);
+    }
+
+    /// Cut anywhere but on an NLRI boundary, a path-id field is an error.
+    #[test]
+    fn evpn_field_with_path_ids_cut_inside_an_nlri_is_an_error(
+        rs in vec((evpn_route(), any::<u32>()), 1..6),
+        at in any::<prop::sample::Index>(),
+    ) {
+        let mut buf = Vec::new();
+        let mut bounds = vec![0];
+        for (r, id) in &rs {
+            buf.extend_from_slice(&id.to_be_bytes());
+            r.write(&mut buf);
+            bounds.push(buf.len());
+        }
+        let cut = at.index(buf.len());
+        let res = read_evpn_routes_with_path_ids(&buf[..cut]);
+        prop_assert_eq!(res.is_ok(), bounds.contains(&cut), "cut at {}", cut);
+    }
+
     #[test]
     fn ext_communities_round_trip(cs in vec(ext_community(), 1..20)) {
         let mut buf = Vec::new();
@@ -323,6 +391,11 @@ proptest! {
     fn other_decoders_never_panic(buf in vec(any::<u8>(), 0..200)) {
         let _ = read_ipv4_prefixes(&buf);
         let _ = read_ipv6_prefixes(&buf);
+        let _ = read_prefixes_with_path_ids(&buf, true, Ipv4Prefix::read);
+        let _ = read_prefixes_with_path_ids(&buf, true, Ipv6Prefix::read);
+        if let Ok((rs, ids)) = read_evpn_routes_with_path_ids(&buf) {
+            prop_assert_eq!(rs.len(), ids.len());
+        }
         let _ = read_ext_communities(&buf);
         let _ = read_large_communities(&buf);
         let _ = PmsiTunnel::read(&buf);

@@ -1,6 +1,8 @@
 //! An UPDATE body (after the header) under a context chosen by the first
 //! input octet: bit 0 4-octet AS, bit 1 iBGP, bit 2 peer AS check,
-//! bits 3-5 negotiated families. Clean decodes must round-trip.
+//! bits 3-5 negotiated families, bits 6-7 ADD-PATH (RFC 7911): 0 none,
+//! 1 IPv4 unicast, 2 EVPN, 3 all three families. Clean decodes must
+//! round-trip under the same context.
 #![no_main]
 
 use evpn_proto::message::{DecodeCxt, FamilySet, Update, Verdict};
@@ -18,6 +20,12 @@ fn cx(b: u8) -> DecodeCxt {
             .filter(|(i, _)| b & (8 << i) != 0)
             .map(|(_, f)| f)
             .collect::<FamilySet>(),
+        add_path: match b >> 6 {
+            0 => FamilySet::EMPTY,
+            1 => [Family::Ipv4Unicast].into_iter().collect(),
+            2 => [Family::Evpn].into_iter().collect(),
+            _ => FamilySet::ALL,
+        },
     }
 }
 
@@ -38,4 +46,12 @@ fuzz_target!(|data: &[u8]| {
     let back = Update::decode(&again[19..], &cx).expect("re-encoded UPDATE must decode");
     assert_eq!(back.errors, vec![]);
     assert_eq!(back.update, d.update);
+    // Path ids are parallel to their NLRI, or absent.
+    let u = &d.update;
+    for (ids, n) in [
+        (&u.withdrawn_path_ids, u.withdrawn.len()),
+        (&u.nlri_path_ids, u.nlri.len()),
+    ] {
+        assert!(ids.is_empty() || ids.len() == n);
+    }
 });

@@ -497,10 +497,10 @@ impl PathAttrs {
     pub fn encode(&self, cx: &DecodeCxt, out: &mut Vec<u8>) {
         use flags::OPTIONAL as O;
         if let Some(u) = &self.mp_unreach {
-            put_attr(out, O, t::MP_UNREACH_NLRI, |o| u.encode(o));
+            put_attr(out, O, t::MP_UNREACH_NLRI, |o| u.encode(cx, o));
         }
         if let Some(m) = &self.mp_reach {
-            put_attr(out, O, t::MP_REACH_NLRI, |o| m.encode(o));
+            put_attr(out, O, t::MP_REACH_NLRI, |o| m.encode(cx, o));
         }
         self.encode_rest(cx, out);
     }

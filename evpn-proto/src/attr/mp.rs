@@ -31,13 +31,22 @@
 //! §5.3): session reset [3,9] (RFC 4760 §7). A truncated header likewise
 //! resets ([3,1]). The NLRI of a family the session did not negotiate are
 //! not decoded: they are kept verbatim as [`MpNlri::Unknown`] and ignored.
+//!
+//! With ADD-PATH negotiated for the family (RFC 7911 §3,
+//! [`DecodeCxt::add_path`]) every NLRI is preceded by a 4-octet Path
+//! Identifier; the ids are kept in `path_ids`, parallel to the NLRI (empty
+//! without ADD-PATH), and written back on encode. A path id cut short is an
+//! NLRI field error like any other (session reset [3,9]).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::error::{code, Error};
-use crate::evpn::{read_evpn_routes, EvpnRoute};
+use crate::evpn::{read_evpn_routes, read_evpn_routes_with_path_ids, EvpnRoute};
 use crate::message::DecodeCxt;
-use crate::prefix::{read_ipv4_prefixes, read_ipv6_prefixes, Ipv4Prefix, Ipv6Prefix};
+use crate::prefix::{
+    read_ipv4_prefixes, read_ipv6_prefixes, read_prefixes_with_path_ids, write_with_path_ids,
+    Ipv4Prefix, Ipv6Prefix,
+};
 use crate::reader::{Reader, WriteExt};
 use crate::types::{Afi, Family, Safi};
 
@@ -156,19 +165,52 @@ impl MpNlri {
         }
     }
 
-    fn read(family: Family, b: &[u8]) -> Result<MpNlri, crate::error::NlriError> {
+    /// Decode the NLRI field of `family`; with `add_path`, each NLRI's path
+    /// id goes into the second vector (empty otherwise).
+    fn read(
+        family: Family,
+        b: &[u8],
+        add_path: bool,
+    ) -> Result<(MpNlri, Vec<u32>), crate::error::NlriError> {
+        if !add_path {
+            // The hot path (full-table EVPN transfers): unchanged by ADD-PATH.
+            return Ok((
+                match family {
+                    Family::Ipv4Unicast => MpNlri::Ipv4(read_ipv4_prefixes(b)?),
+                    Family::Ipv6Unicast => MpNlri::Ipv6(read_ipv6_prefixes(b)?),
+                    Family::Evpn => MpNlri::Evpn(read_evpn_routes(b)?),
+                },
+                Vec::new(),
+            ));
+        }
         Ok(match family {
-            Family::Ipv4Unicast => MpNlri::Ipv4(read_ipv4_prefixes(b)?),
-            Family::Ipv6Unicast => MpNlri::Ipv6(read_ipv6_prefixes(b)?),
-            Family::Evpn => MpNlri::Evpn(read_evpn_routes(b)?),
+            Family::Ipv4Unicast => {
+                let (v, ids) = read_prefixes_with_path_ids(b, true, Ipv4Prefix::read)?;
+                (MpNlri::Ipv4(v), ids)
+            }
+            Family::Ipv6Unicast => {
+                let (v, ids) = read_prefixes_with_path_ids(b, true, Ipv6Prefix::read)?;
+                (MpNlri::Ipv6(v), ids)
+            }
+            Family::Evpn => {
+                let (v, ids) = read_evpn_routes_with_path_ids(b)?;
+                (MpNlri::Evpn(v), ids)
+            }
         })
     }
 
+    /// The NLRI field without path ids.
     pub fn write(&self, out: &mut Vec<u8>) {
+        self.write_with_path_ids(&[], false, out);
+    }
+
+    /// The NLRI field; with `add_path` each NLRI is preceded by its entry
+    /// of `path_ids` (0 past its end). `Unknown` is written verbatim.
+    pub fn write_with_path_ids(&self, path_ids: &[u32], add_path: bool, out: &mut Vec<u8>) {
         match self {
-            MpNlri::Ipv4(v) => v.iter().for_each(|p| p.write(out)),
-            MpNlri::Ipv6(v) => v.iter().for_each(|p| p.write(out)),
-            MpNlri::Evpn(v) => v.iter().for_each(|r| r.write(out)),
+            MpNlri::Ipv4(v) => write_with_path_ids(v, path_ids, add_path, out, |p, o| p.write(o)),
+            MpNlri::Ipv6(v) => write_with_path_ids(v, path_ids, add_path, out, |p, o| p.write(o)),
+            MpNlri::Evpn(v) => write_with_path_ids(v, path_ids, add_path, out, |r, o| r.write(o)),
             MpNlri::Unknown(b) => out.extend_from_slice(b),
         }
     }
@@ -181,6 +223,9 @@ pub struct MpReach {
     pub safi: Safi,
     pub next_hop: NextHop,
     pub nlri: MpNlri,
+    /// ADD-PATH Path Identifiers, parallel to `nlri`; empty when the
+    /// family has no ADD-PATH on the session (RFC 7911 §3).
+    pub path_ids: Vec<u32>,
 }
 
 /// MP_UNREACH_NLRI.
@@ -189,6 +234,9 @@ pub struct MpUnreach {
     pub afi: Afi,
     pub safi: Safi,
     pub withdrawn: MpNlri,
+    /// ADD-PATH Path Identifiers, parallel to `withdrawn`; empty without
+    /// ADD-PATH for the family.
+    pub path_ids: Vec<u32>,
 }
 
 /// The family of an MP attribute if it is ours *and* negotiated.
@@ -236,6 +284,7 @@ impl MpReach {
                 safi,
                 next_hop: NextHop::Raw(nh.to_vec()),
                 nlri: MpNlri::Unknown(nlri.to_vec()),
+                path_ids: Vec::new(),
             });
         };
         let next_hop = NextHop::read(family, nh).ok_or_else(|| {
@@ -245,18 +294,23 @@ impl MpReach {
                 format!("{NAME}: next hop length {nh_len} is not valid for {family}"),
             )
         })?;
-        let nlri = MpNlri::read(family, nlri).map_err(|e| bad_nlri(NAME, family, e))?;
+        let (nlri, path_ids) = MpNlri::read(family, nlri, cx.add_path_for(family))
+            .map_err(|e| bad_nlri(NAME, family, e))?;
         Ok(MpReach {
             afi,
             safi,
             next_hop,
             nlri,
+            path_ids,
         })
     }
 
-    pub fn encode(&self, out: &mut Vec<u8>) {
+    /// The attribute value; path ids are written when `cx` has ADD-PATH
+    /// for the family.
+    pub fn encode(&self, cx: &DecodeCxt, out: &mut Vec<u8>) {
         self.encode_header(out);
-        self.nlri.write(out);
+        let add_path = self.family().is_some_and(|f| cx.add_path_for(f));
+        self.nlri.write_with_path_ids(&self.path_ids, add_path, out);
     }
 
     /// Everything before the NLRI (AFI, SAFI, next hop, reserved).
@@ -280,6 +334,7 @@ impl MpUnreach {
             afi: f.afi(),
             safi: f.safi(),
             withdrawn: MpNlri::empty(f),
+            path_ids: Vec::new(),
         }
     }
 
@@ -289,21 +344,27 @@ impl MpUnreach {
         let afi = Afi::from(r.u16("AFI").map_err(|s| truncated(NAME, s))?);
         let safi = Safi::from(r.u8("SAFI").map_err(|s| truncated(NAME, s))?);
         let nlri = r.rest();
-        let withdrawn = match decoded_family(afi, safi, cx) {
-            None => MpNlri::Unknown(nlri.to_vec()),
-            Some(f) => MpNlri::read(f, nlri).map_err(|e| bad_nlri(NAME, f, e))?,
+        let (withdrawn, path_ids) = match decoded_family(afi, safi, cx) {
+            None => (MpNlri::Unknown(nlri.to_vec()), Vec::new()),
+            Some(f) => {
+                MpNlri::read(f, nlri, cx.add_path_for(f)).map_err(|e| bad_nlri(NAME, f, e))?
+            }
         };
         Ok(MpUnreach {
             afi,
             safi,
             withdrawn,
+            path_ids,
         })
     }
 
-    pub fn encode(&self, out: &mut Vec<u8>) {
+    /// The attribute value; path ids as for [`MpReach::encode`].
+    pub fn encode(&self, cx: &DecodeCxt, out: &mut Vec<u8>) {
         out.put_u16(self.afi.into());
         out.put_u8(self.safi.into());
-        self.withdrawn.write(out);
+        let add_path = self.family().is_some_and(|f| cx.add_path_for(f));
+        self.withdrawn
+            .write_with_path_ids(&self.path_ids, add_path, out);
     }
 }
 
@@ -348,7 +409,7 @@ mod tests {
         assert_eq!(r.next_hop, NextHop::Raw(vec![1, 2, 3]));
         assert_eq!(r.nlri, MpNlri::Unknown(vec![0xde, 0xad]));
         let mut out = Vec::new();
-        r.encode(&mut out);
+        r.encode(&cx, &mut out);
         assert_eq!(out, v);
     }
 }

@@ -14,7 +14,8 @@
 //! +-----------------------------------+
 //! ```
 //!
-//! Length rules (exact, as FRR enforces them; no ADD-PATH):
+//! Length rules (exact, as FRR enforces them; with ADD-PATH, RFC 7911, a
+//! 4-octet Path Identifier precedes the Route Type and is not counted):
 //!
 //! | Type | Valid Length |
 //! |---|---|
@@ -325,6 +326,34 @@ pub fn read_evpn_routes(buf: &[u8]) -> Result<Vec<EvpnRoute>, NlriError> {
         rest = next;
     }
     Ok(out)
+}
+
+/// [`read_evpn_routes`] for a field whose NLRI each start with a 4-octet
+/// Path Identifier (ADD-PATH, RFC 7911 §3): the routes and, parallel to
+/// them, their path ids. A path id or NLRI cut by the end of the field is
+/// an error.
+pub fn read_evpn_routes_with_path_ids(buf: &[u8]) -> Result<(Vec<EvpnRoute>, Vec<u32>), NlriError> {
+    let cap = buf.len() / (4 + MIN_KNOWN_NLRI) + 1;
+    let (mut out, mut ids) = (Vec::with_capacity(cap), Vec::with_capacity(cap));
+    let mut rest = buf;
+    while !rest.is_empty() {
+        let Some((id, after)) = rest.split_first_chunk::<4>() else {
+            return Err(short_path_id(rest.len()));
+        };
+        let (rt, body, next) = split_nlri(after)?;
+        ids.push(u32::from_be_bytes(*id));
+        out.push(EvpnRoute::read_body(rt, body)?);
+        rest = next;
+    }
+    Ok((out, ids))
+}
+
+#[cold]
+#[inline(never)]
+fn short_path_id(have: usize) -> NlriError {
+    NlriError(format!(
+        "EVPN NLRI: {have} octet(s) left in the field, an ADD-PATH path identifier needs 4"
+    ))
 }
 
 /// Append a list of routes as one NLRI field.

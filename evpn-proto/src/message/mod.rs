@@ -89,6 +89,14 @@ pub struct DecodeCxt {
     /// Families both sides announced. NLRI of any other family is ignored
     /// (and noted among the decode errors as attribute-discard).
     pub families: FamilySet,
+    /// Families whose NLRI carry a 4-octet Path Identifier (ADD-PATH,
+    /// RFC 7911 §3) in this direction: in the withdrawn routes and NLRI
+    /// fields (IPv4 unicast) and in MP_REACH/MP_UNREACH. For received
+    /// messages, the families where we advertised Receive and the peer
+    /// Send; encoding with the same context writes path ids for the same
+    /// families (a sender's context is the mirror image). evpnd's own OPEN
+    /// advertises no ADD-PATH, so on its sessions this is empty.
+    pub add_path: FamilySet,
 }
 
 impl Default for DecodeCxt {
@@ -99,22 +107,33 @@ impl Default for DecodeCxt {
             ibgp: true,
             peer_as: None,
             families: FamilySet::ALL,
+            add_path: FamilySet::EMPTY,
         }
     }
 }
 
 impl DecodeCxt {
-    /// The context two OPENs negotiate: 4-octet AS if both sent the
-    /// capability, families announced by both (IPv4 unicast implied by an
-    /// OPEN without multiprotocol capabilities, RFC 4760 §8).
+    /// The context two OPENs negotiate for messages *received* from
+    /// `theirs`: 4-octet AS if both sent the capability, families
+    /// announced by both (IPv4 unicast implied by an OPEN without
+    /// multiprotocol capabilities, RFC 4760 §8), and ADD-PATH for the
+    /// negotiated families where we can receive and they can send
+    /// (RFC 7911 §5).
     pub fn negotiated(ours: &Open, theirs: &Open, ibgp: bool) -> DecodeCxt {
         let fam = |o: &Open| o.families().into_iter().collect::<FamilySet>();
+        let families = fam(ours).intersection(fam(theirs));
         DecodeCxt {
             four_octet_as: ours.four_octet_as().is_some() && theirs.four_octet_as().is_some(),
             ibgp,
             peer_as: (!ibgp).then(|| theirs.peer_as()),
-            families: fam(ours).intersection(fam(theirs)),
+            families,
+            add_path: add_path_receive(ours, theirs).intersection(families),
         }
+    }
+
+    /// Whether NLRI of `f` carry path ids under this context.
+    pub fn add_path_for(&self, f: Family) -> bool {
+        self.add_path.contains(f)
     }
 
     /// An eBGP context with the other fields at their defaults.
@@ -124,6 +143,13 @@ impl DecodeCxt {
             ..DecodeCxt::default()
         }
     }
+}
+
+/// Families whose NLRI `ours` receives with path ids from `theirs`: we
+/// advertised Receive and they advertised Send (RFC 7911 §5). Not limited
+/// to the negotiated families (see [`DecodeCxt::negotiated`]).
+pub fn add_path_receive(ours: &Open, theirs: &Open) -> FamilySet {
+    ours.add_path(false).intersection(theirs.add_path(true))
 }
 
 /// A BGP message, as built by the core for sending.
@@ -284,5 +310,66 @@ mod tests {
             .capabilities
             .retain(|c| !matches!(c, Capability::FourOctetAs(_)));
         assert!(!DecodeCxt::negotiated(&ours, &theirs, true).four_octet_as);
+    }
+
+    #[test]
+    fn add_path_needs_our_receive_their_send_and_the_family() {
+        use crate::capability::AddPathMode::{self, Both, Receive, Send};
+        use crate::types::{Afi, Safi};
+        let id = Ipv4Addr::new(1, 1, 1, 1);
+        let open = |modes: &[(Afi, Safi, AddPathMode)]| {
+            Open::new(
+                65000,
+                90,
+                id,
+                vec![
+                    Capability::multiprotocol(Family::Ipv4Unicast),
+                    Capability::multiprotocol(Family::Evpn),
+                    Capability::AddPath(modes.to_vec()),
+                ],
+            )
+        };
+        let v4 = (Afi::Ipv4, Safi::Unicast);
+        let evpn = (Afi::L2vpn, Safi::Evpn);
+        let v6 = (Afi::Ipv6, Safi::Unicast);
+        let cases = [
+            // (ours, theirs, families decoded with path ids)
+            (
+                vec![(v4.0, v4.1, Receive)],
+                vec![(v4.0, v4.1, Send)],
+                vec![Family::Ipv4Unicast],
+            ),
+            (
+                vec![(v4.0, v4.1, Both)],
+                vec![(v4.0, v4.1, Both)],
+                vec![Family::Ipv4Unicast],
+            ),
+            // They receive, we send: our messages carry ids, theirs do not.
+            (
+                vec![(v4.0, v4.1, Send)],
+                vec![(v4.0, v4.1, Receive)],
+                vec![],
+            ),
+            (
+                vec![(evpn.0, evpn.1, Both)],
+                vec![(v4.0, v4.1, Both)],
+                vec![],
+            ),
+            // IPv6 unicast is not negotiated by the multiprotocol capabilities.
+            (vec![(v6.0, v6.1, Both)], vec![(v6.0, v6.1, Both)], vec![]),
+            (
+                vec![(evpn.0, evpn.1, Both), (v4.0, v4.1, Receive)],
+                vec![(evpn.0, evpn.1, Send), (v4.0, v4.1, Both)],
+                vec![Family::Ipv4Unicast, Family::Evpn],
+            ),
+        ];
+        for (ours, theirs, want) in cases {
+            let cx = DecodeCxt::negotiated(&open(&ours), &open(&theirs), true);
+            assert_eq!(
+                cx.add_path.iter().collect::<Vec<_>>(),
+                want,
+                "{ours:?} / {theirs:?}"
+            );
+        }
     }
 }

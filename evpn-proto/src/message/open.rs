@@ -240,6 +240,22 @@ impl Open {
         })
     }
 
+    /// Families for which this speaker's ADD-PATH capability (RFC 7911 §4)
+    /// says it can send (`send = true`) or receive several paths. Tuples
+    /// of other families and unknown Send/Receive values are ignored.
+    pub fn add_path(&self, send: bool) -> crate::message::FamilySet {
+        self.capabilities
+            .iter()
+            .filter_map(|c| match c {
+                Capability::AddPath(t) => Some(t),
+                _ => None,
+            })
+            .flatten()
+            .filter(|(_, _, m)| if send { m.can_send() } else { m.can_receive() })
+            .filter_map(|(a, s, _)| Family::from_afi_safi(*a, *s))
+            .collect()
+    }
+
     /// The speaker's AS: the 4-octet capability wins over My AS (RFC 6793 §4.1).
     pub fn peer_as(&self) -> u32 {
         self.four_octet_as().unwrap_or(u32::from(self.my_as))

@@ -15,6 +15,11 @@
 //! MP_REACH_NLRI goes first among the attributes (RFC 7606 §5.1). The MP
 //! attributes always use Extended Length (legal for any length, RFC 4271
 //! §4.3), so the NLRI can be appended without moving anything.
+//!
+//! The packers write no ADD-PATH path ids: evpnd advertises no ADD-PATH
+//! send, so its sessions never carry them (build such UPDATEs with
+//! [`crate::message::Update::encode`] and a context that has
+//! [`DecodeCxt::add_path`](crate::message::DecodeCxt::add_path)).
 
 use crate::attr::{attr_type, flags, MpNlri, MpReach, NextHop, PathAttrs};
 use crate::evpn::EvpnRoute;
@@ -79,6 +84,7 @@ pub fn pack_mp_reach<N: WriteNlri>(
         safi: family.safi(),
         next_hop: next_hop.clone(),
         nlri: MpNlri::empty(family),
+        path_ids: Vec::new(),
     }
     .encode_header(&mut prefix);
     let rest = suffix.len();

@@ -29,6 +29,12 @@
 //!    next hops, the eBGP first-AS rule, the RT-5 overlay-index rules,
 //!    NLRI of families the session did not negotiate.
 //!
+//! With ADD-PATH for IPv4 unicast ([`DecodeCxt::add_path`], RFC 7911 §3)
+//! each withdrawn route and NLRI prefix is preceded by a 4-octet Path
+//! Identifier, kept in `withdrawn_path_ids` / `nlri_path_ids`; a field
+//! that does not end on a prefix boundary is still [3,10]. MP_REACH and
+//! MP_UNREACH do the same per family.
+//!
 //! The result is an [`UpdateDecoded`] whose [`Verdict`] is the strongest
 //! action that fired. For treat-as-withdraw the NLRI (IPv4 and MP_REACH)
 //! are still returned: the RIB withdraws them.
@@ -41,7 +47,7 @@ use crate::evpn::EvpnRoute;
 use crate::message::header::{begin_message, finish_message, MessageType};
 use crate::message::open::AS_TRANS;
 use crate::message::DecodeCxt;
-use crate::prefix::{read_ipv4_prefixes, Ipv4Prefix};
+use crate::prefix::{read_prefixes_with_path_ids, write_with_path_ids, Ipv4Prefix};
 use crate::reader::{Reader, WriteExt};
 use crate::types::{Afi, Family, Safi};
 
@@ -76,6 +82,11 @@ pub struct Update {
     pub attrs: PathAttrs,
     /// IPv4 unicast NLRI (next hop in `attrs.next_hop`).
     pub nlri: Vec<Ipv4Prefix>,
+    /// ADD-PATH Path Identifiers of `withdrawn`, parallel to it; empty
+    /// without ADD-PATH for IPv4 unicast (RFC 7911 §3).
+    pub withdrawn_path_ids: Vec<u32>,
+    /// ADD-PATH Path Identifiers of `nlri`, parallel to it.
+    pub nlri_path_ids: Vec<u32>,
 }
 
 /// A received UPDATE with its verdict.
@@ -177,9 +188,13 @@ impl Update {
                 format!("{field}: {e}"),
             )
         };
-        let withdrawn = read_ipv4_prefixes(withdrawn_field)
-            .map_err(|e| invalid_network("withdrawn routes", e))?;
-        let nlri = read_ipv4_prefixes(nlri_field).map_err(|e| invalid_network("NLRI", e))?;
+        let add_path = cx.add_path_for(Family::Ipv4Unicast);
+        let (withdrawn, withdrawn_path_ids) =
+            read_prefixes_with_path_ids(withdrawn_field, add_path, Ipv4Prefix::read)
+                .map_err(|e| invalid_network("withdrawn routes", e))?;
+        let (nlri, nlri_path_ids) =
+            read_prefixes_with_path_ids(nlri_field, add_path, Ipv4Prefix::read)
+                .map_err(|e| invalid_network("NLRI", e))?;
 
         let AttrWalk {
             attrs,
@@ -191,6 +206,8 @@ impl Update {
             withdrawn,
             attrs,
             nlri,
+            withdrawn_path_ids,
+            nlri_path_ids,
         };
         check(&mut update, &seen, cx, &mut errors);
 
@@ -217,14 +234,23 @@ impl Update {
     }
 
     pub fn encode_into(&self, cx: &DecodeCxt, out: &mut Vec<u8>) {
+        let add_path = cx.add_path_for(Family::Ipv4Unicast);
         let at = begin_message(out, MessageType::Update);
         let w = out.len_placeholder(2);
-        self.withdrawn.iter().for_each(|p| p.write(out));
+        write_with_path_ids(
+            &self.withdrawn,
+            &self.withdrawn_path_ids,
+            add_path,
+            out,
+            |p, o| p.write(o),
+        );
         out.patch_len(w, 2);
         let a = out.len_placeholder(2);
         self.attrs.encode(cx, out);
         out.patch_len(a, 2);
-        self.nlri.iter().for_each(|p| p.write(out));
+        write_with_path_ids(&self.nlri, &self.nlri_path_ids, add_path, out, |p, o| {
+            p.write(o)
+        });
         finish_message(out, at);
     }
 
@@ -254,6 +280,8 @@ fn check(u: &mut Update, seen: &crate::attr::TypeSet, cx: &DecodeCxt, errors: &m
         ));
         u.withdrawn.clear();
         u.nlri.clear();
+        u.withdrawn_path_ids.clear();
+        u.nlri_path_ids.clear();
     }
     let a = &u.attrs;
     let not_negotiated = |name: &str, afi: Afi, safi: Safi| {
@@ -425,6 +453,7 @@ mod tests {
                 ..Default::default()
             },
             nlri: vec![p("10.1.0.0/24"), p("10.2.0.0/16")],
+            ..Update::default()
         }
     }
 

@@ -9,20 +9,29 @@
 //! evpnctl route add|del evpn prefix --rd RD --prefix P --vni N [--gateway IP] [--router-mac MAC] [--rt RT]...
 //! evpnctl route add|del ipv4|ipv6 --prefix P [--next-hop IP]
 //! evpnctl reload
+//! evpnctl decode --hex FILE|- | --pcap FILE [--local-as N] [--peer-as N] [--no-as4]
+//!                [--families F,..] [--add-path F,..]
 //! ```
 //! Human tables by default; `--json` prints the daemon's reply as it is.
+//! `decode` works offline (no daemon): it decodes BGP messages from a hex
+//! dump or a packet capture (docs/decode.md).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use std::net::IpAddr;
 
+use evpn_proto::message::FamilySet;
+use evpn_proto::Family;
 use evpnd::api::{ApiFamily, Neighbors, Request, RouteQuery, RouteSpec, Routes, Summary};
+use evpnd::decode::render::{message_json_line, message_text, Endpoints, SessionView};
+use evpnd::decode::session::{Overrides, SessionTracker};
+use evpnd::decode::{hex, pcap};
 use serde_json::Value;
 
 #[derive(Debug, Parser)]
@@ -56,7 +65,48 @@ enum Command {
     Route(RouteCmd),
     /// Re-read the config file and apply the difference.
     Reload,
-    // `decode` (hex or pcap → decoded messages) is wired by the decode module.
+    /// Decode BGP messages from a hex dump or a packet capture (offline).
+    Decode(DecodeArgs),
+}
+
+/// `evpnctl decode`: the input, and the session context the decoder needs
+/// (for a capture, taken from its OPENs unless given here).
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("input").required(true).args(["hex", "pcap"])))]
+struct DecodeArgs {
+    /// Hex dump, one message per line (spaces allowed, `#` comments and
+    /// blank lines skipped); `-` reads standard input.
+    #[arg(long, value_name = "FILE")]
+    hex: Option<PathBuf>,
+    /// pcap or pcapng capture: every TCP port-179 stream, both directions.
+    #[arg(long, value_name = "FILE")]
+    pcap: Option<PathBuf>,
+    /// Our AS (eBGP when it differs from --peer-as; default iBGP).
+    #[arg(long, value_name = "N")]
+    local_as: Option<u32>,
+    /// The peer's AS; an OPEN from another AS is a Bad Peer AS error.
+    #[arg(long, value_name = "N")]
+    peer_as: Option<u32>,
+    /// 2-octet AS numbers (default: 4-octet AS negotiated).
+    #[arg(long)]
+    no_as4: bool,
+    /// Negotiated families, comma-separated: evpn,ipv4,ipv6 (default all).
+    #[arg(long, value_name = "FAMILIES", value_parser = parse_families)]
+    families: Option<FamilySet>,
+    /// Families whose NLRI carry ADD-PATH path ids (RFC 7911), or `none`
+    /// (default: none for --hex, from the OPENs for --pcap).
+    #[arg(long, value_name = "FAMILIES", value_parser = parse_families)]
+    add_path: Option<FamilySet>,
+}
+
+/// `evpn,ipv4,ipv6` (any subset, any order) or `none`.
+fn parse_families(s: &str) -> Result<FamilySet, String> {
+    if s.trim() == "none" {
+        return Ok(FamilySet::EMPTY);
+    }
+    s.split(',')
+        .map(|f| f.trim().parse::<Family>())
+        .collect::<Result<FamilySet, String>>()
 }
 
 #[derive(Debug, Subcommand)]
@@ -251,7 +301,11 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> Result<ExitCode> {
-    let request = serde_json::to_value(request_for(&cli.command))?;
+    let request = match (&cli.command, request_for(&cli.command)) {
+        (Command::Decode(args), _) => return decode(args, cli.json),
+        (_, Some(r)) => serde_json::to_value(r)?,
+        (_, None) => bail!("no daemon request for this command"),
+    };
     let reply = call(&cli.socket, &request, Duration::from_secs(cli.timeout))?;
     let failed = reply.get("error").is_some();
     if cli.json {
@@ -309,8 +363,9 @@ fn call(socket: &Path, request: &Value, timeout: Duration) -> Result<Value> {
         .map_err(|e| anyhow!("reply from {} is not JSON: {e}", socket.display()))
 }
 
-fn request_for(cmd: &Command) -> Request {
-    match cmd {
+/// The API request of a daemon command; `None` for `decode` (offline).
+fn request_for(cmd: &Command) -> Option<Request> {
+    Some(match cmd {
         Command::Show(Show::Bgp(ShowBgp::Summary)) => Request::ShowBgpSummary,
         Command::Show(Show::Bgp(ShowBgp::Neighbors { peer })) => {
             Request::ShowBgpNeighbors { peer: *peer }
@@ -329,6 +384,139 @@ fn request_for(cmd: &Command) -> Request {
         Command::Route(RouteCmd::Add(spec)) => Request::RouteAdd(route_spec(spec)),
         Command::Route(RouteCmd::Del(spec)) => Request::RouteDel(route_spec(spec)),
         Command::Reload => Request::Reload,
+        Command::Decode(_) => return None,
+    })
+}
+
+// --- decode -------------------------------------------------------------------
+
+/// Decode every message of the input to stdout (one JSON object per line
+/// with `--json`). Input problems (unreadable file, bad hex line, truncated
+/// capture, broken TCP stream) go to stderr naming the file and the line or
+/// frame; decoding carries on, and the exit status is then non-zero. A
+/// malformed BGP message is not an input problem: it is decoded into its
+/// error and verdict.
+fn decode(args: &DecodeArgs, json: bool) -> Result<ExitCode> {
+    let overrides = Overrides {
+        local_as: args.local_as,
+        peer_as: args.peer_as,
+        no_as4: args.no_as4,
+        families: args.families,
+        add_path: args.add_path,
+    };
+    let mut out = Output::new(json);
+    let mut problems = Vec::new();
+    if let Some(path) = &args.hex {
+        let (name, text) = read_text(path)?;
+        let view = overrides.view();
+        for line in hex::parse_hex_lines(&text) {
+            match line {
+                Ok(bytes) => out.message(&bytes, None, &view)?,
+                Err(e) => problems.push(format!("{name}: {e}")),
+            }
+        }
+    } else if let Some(path) = &args.pcap {
+        let name = path.display();
+        let capture = pcap::read_file(path).map_err(|e| match e {
+            pcap::ReadError::Io { .. } => anyhow!("{e}"),
+            e => anyhow!("{name}: {e}"),
+        })?;
+        let mut tracker = SessionTracker::new(overrides);
+        for m in &capture.messages {
+            let view = tracker.view_for(m.src, m.dst, &m.bytes);
+            let ends = Endpoints {
+                src: m.src,
+                dst: m.dst,
+            };
+            out.message(&m.bytes, Some(ends), &view)?;
+        }
+        if let Some(n) = capture.stats.truncated_record {
+            problems.push(format!(
+                "{name}: frame {n}: the file ends inside this record (capture cut short)"
+            ));
+        }
+        for e in &capture.errors {
+            problems.push(format!("{name}: {e}"));
+        }
+        let unparsed =
+            capture.stats.malformed_packets - u64::from(capture.stats.truncated_record.is_some());
+        if unparsed > 0 {
+            eprintln!("evpnctl: decode: {name}: warning: {unparsed} record(s) with headers that do not parse were skipped");
+        }
+    }
+    out.finish()?;
+    for p in &problems {
+        eprintln!("evpnctl: decode: {p}");
+    }
+    if problems.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        bail!("{} input problem(s), see above", problems.len())
+    }
+}
+
+/// A text file, or standard input for `-`, with the name to report.
+fn read_text(path: &Path) -> Result<(String, String)> {
+    if path == Path::new("-") {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("cannot read standard input")?;
+        return Ok(("<stdin>".into(), s));
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok((path.display().to_string(), text))
+}
+
+/// Buffered stdout; once the reader goes away (`| head`) output stops
+/// quietly.
+struct Output {
+    json: bool,
+    w: BufWriter<std::io::Stdout>,
+    closed: bool,
+}
+
+impl Output {
+    fn new(json: bool) -> Output {
+        Output {
+            json,
+            w: BufWriter::new(std::io::stdout()),
+            closed: false,
+        }
+    }
+
+    fn message(&mut self, bytes: &[u8], ends: Option<Endpoints>, view: &SessionView) -> Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let text = if self.json {
+            let mut line = message_json_line(bytes, ends, view);
+            line.push('\n');
+            line
+        } else {
+            message_text(bytes, ends, view)
+        };
+        self.write(text.as_bytes())
+    }
+
+    fn write(&mut self, b: &[u8]) -> Result<()> {
+        match self.w.write_all(b) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            r => r.context("write to stdout"),
+        }
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        match self.w.flush() {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                Err(e).context("write to stdout")
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -778,7 +966,7 @@ mod tests {
             "3",
         ])
         .unwrap();
-        let v = serde_json::to_value(request_for(&cli.command)).unwrap();
+        let v = serde_json::to_value(request_for(&cli.command).unwrap()).unwrap();
         assert_eq!(v["command"], "route-add");
         assert_eq!(v["family"], "evpn");
         assert_eq!(v["route_type"], 2);
@@ -797,7 +985,7 @@ mod tests {
             "evpnctl", "--json", "show", "bgp", "routes", "--afi", "ipv6", "--type", "5",
         ])
         .unwrap();
-        let v = serde_json::to_value(request_for(&cli.command)).unwrap();
+        let v = serde_json::to_value(request_for(&cli.command).unwrap()).unwrap();
         assert_eq!(v["command"], "show-bgp-routes");
         assert_eq!(v["family"], "ipv6");
         assert_eq!(v["route_type"], 5);

@@ -155,6 +155,9 @@ pub struct Stats {
     /// Octets before the first BGP header of a direction whose start was
     /// not captured.
     pub skipped_stream_bytes: u64,
+    /// The file ends inside this record (1-based record number, as tshark
+    /// numbers frames): the capture was cut short while being written.
+    pub truncated_record: Option<u64>,
 }
 
 /// Everything read from one capture.
@@ -283,6 +286,7 @@ fn pcap_records<'a>(data: &'a [u8], stats: &mut Stats) -> Result<Vec<Record<'a>>
             // A capture killed while writing ends with a partial record.
             Err(PcapError::IncompleteBuffer) => {
                 stats.malformed_packets += 1;
+                stats.truncated_record = Some(stats.packets + 1);
                 break;
             }
             Err(e) => return Err(e.into()),
@@ -302,6 +306,7 @@ fn pcapng_records<'a>(data: &'a [u8], stats: &mut Stats) -> Result<Vec<Record<'a
             }
             Err(PcapError::IncompleteBuffer) => {
                 stats.malformed_packets += 1;
+                stats.truncated_record = Some(stats.packets + 1);
                 break;
             }
             Err(e) => return Err(e.into()),

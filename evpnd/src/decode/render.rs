@@ -1,10 +1,12 @@
 //! Rendering decoded BGP messages for `evpnctl decode`: one JSON object per
-//! message (the schema is documented in README.md, "evpnctl decode"), or a
+//! message (the schema is documented in docs/decode.md), or a
 //! human-readable block.
 //!
 //! Decoding itself is evpn-proto's; this module only names fields. A message
 //! that fails to decode becomes `{"type": ..., "error": {action, code,
-//! subcode, reason}}` and the caller carries on with the next message.
+//! subcode, reason}}` and the caller carries on with the next message. Every
+//! UPDATE carries its RFC 7606 `verdict`; NLRI received with ADD-PATH
+//! (RFC 7911) carry their `path_id`.
 
 use std::net::SocketAddr;
 
@@ -28,7 +30,8 @@ pub struct Endpoints {
 }
 
 /// Session facts `decode` cannot see in the bytes (the CLI's `--local-as`,
-/// `--peer-as`, `--no-as4`, `--families`).
+/// `--peer-as`, `--no-as4`, `--families`, `--add-path`), or that it took
+/// from the OPENs of a capture (see [`super::session`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionView {
     pub cx: DecodeCxt,
@@ -55,10 +58,17 @@ impl SessionView {
                 ibgp,
                 peer_as: if ibgp { None } else { peer_as },
                 families,
+                add_path: evpn_proto::message::FamilySet::EMPTY,
             },
             peer_as,
             local_as,
         }
+    }
+
+    /// The same view with path ids (RFC 7911) read for `families`.
+    pub fn with_add_path(mut self, families: evpn_proto::message::FamilySet) -> SessionView {
+        self.cx.add_path = families;
+        self
     }
 }
 
@@ -96,11 +106,22 @@ pub fn message_json(bytes: &[u8], ends: Option<Endpoints>, view: &SessionView) -
     obj.insert("length".into(), json!(bytes.len()));
     match decode_message(bytes, &view.cx) {
         Err(e) => {
+            if obj.get("type").and_then(Value::as_str) == Some("UPDATE") {
+                // The UPDATE resets the session: the verdict, and the
+                // NOTIFICATION the receiver sends.
+                obj.insert("verdict".into(), json!(e.action.as_str()));
+                obj.insert(
+                    "notification".into(),
+                    json!({"code": e.code, "subcode": e.subcode, "data": hex(&e.data)}),
+                );
+            }
             obj.insert("error".into(), error_json(&e));
         }
         Ok(Decoded::Open(o)) => {
-            // With --peer-as the OPEN is checked as the session would (RFC 4271 §6.2).
-            let check = o.validate(view.peer_as, std::net::Ipv4Addr::UNSPECIFIED, false);
+            // With --peer-as the OPEN is checked as the session would (RFC
+            // 4271 §6.2), unless it comes from --local-as (our own OPEN).
+            let expect = view.peer_as.filter(|_| view.local_as != Some(o.peer_as()));
+            let check = o.validate(expect, std::net::Ipv4Addr::UNSPECIFIED, false);
             obj.insert("version".into(), json!(4));
             obj.insert("my_as".into(), json!(o.my_as));
             obj.insert("as".into(), json!(o.peer_as()));
@@ -207,17 +228,39 @@ fn notification_json(n: &Notification, obj: &mut Map<String, Value>) {
     obj.insert("data".into(), json!(hex(&n.data)));
 }
 
+/// The RFC 7606 verdict of a decoded UPDATE.
+fn verdict_str(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Ok => "ok",
+        Verdict::TreatAsWithdraw => "treat-as-withdraw",
+        Verdict::AttributeDiscard => "attribute-discard",
+    }
+}
+
+/// A prefix as `"10.0.0.0/8"`, or `{"prefix": ..., "path_id": N}` when it
+/// came with an ADD-PATH path id (`ids` parallel to `items`, or empty).
+fn prefixes_json<T: std::fmt::Display>(items: &[T], ids: &[u32]) -> Value {
+    Value::Array(
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, p)| match ids.get(i) {
+                Some(id) => json!({"prefix": p.to_string(), "path_id": id}),
+                None => json!(p.to_string()),
+            })
+            .collect(),
+    )
+}
+
 fn update_json(u: &UpdateDecoded, obj: &mut Map<String, Value>) {
     let up = &u.update;
+    obj.insert("verdict".into(), json!(verdict_str(u.verdict)));
     obj.insert(
         "withdrawn".into(),
-        Value::Array(up.withdrawn.iter().map(|p| json!(p.to_string())).collect()),
+        prefixes_json(&up.withdrawn, &up.withdrawn_path_ids),
     );
     obj.insert("attributes".into(), attrs_json(&up.attrs));
-    obj.insert(
-        "nlri".into(),
-        Value::Array(up.nlri.iter().map(|p| json!(p.to_string())).collect()),
-    );
+    obj.insert("nlri".into(), prefixes_json(&up.nlri, &up.nlri_path_ids));
     if let Some(f) = u.end_of_rib() {
         obj.insert("end_of_rib".into(), json!(f.name()));
     }
@@ -291,7 +334,7 @@ fn attrs_json(a: &PathAttrs) -> Value {
                 "afi": u16::from(r.afi),
                 "safi": u8::from(r.safi),
                 "next_hop": next_hop_json(&r.next_hop),
-                "nlri": mp_nlri_json(&r.nlri),
+                "nlri": mp_nlri_json(&r.nlri, &r.path_ids),
             }),
         );
     }
@@ -301,7 +344,7 @@ fn attrs_json(a: &PathAttrs) -> Value {
             json!({
                 "afi": u16::from(r.afi),
                 "safi": u8::from(r.safi),
-                "nlri": mp_nlri_json(&r.withdrawn),
+                "nlri": mp_nlri_json(&r.withdrawn, &r.path_ids),
             }),
         );
     }
@@ -373,11 +416,22 @@ fn next_hop_json(nh: &NextHop) -> Value {
     }
 }
 
-fn mp_nlri_json(n: &MpNlri) -> Value {
+fn mp_nlri_json(n: &MpNlri, ids: &[u32]) -> Value {
     match n {
-        MpNlri::Ipv4(v) => Value::Array(v.iter().map(|p| json!(p.to_string())).collect()),
-        MpNlri::Ipv6(v) => Value::Array(v.iter().map(|p| json!(p.to_string())).collect()),
-        MpNlri::Evpn(v) => Value::Array(v.iter().map(evpn_json).collect()),
+        MpNlri::Ipv4(v) => prefixes_json(v, ids),
+        MpNlri::Ipv6(v) => prefixes_json(v, ids),
+        MpNlri::Evpn(v) => Value::Array(
+            v.iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let mut j = evpn_json(r);
+                    if let (Some(id), Value::Object(m)) = (ids.get(i), &mut j) {
+                        m.insert("path_id".into(), json!(id));
+                    }
+                    j
+                })
+                .collect(),
+        ),
         MpNlri::Unknown(b) => json!({"raw": hex(b)}),
     }
 }
@@ -467,17 +521,43 @@ pub fn hex(b: &[u8]) -> String {
     s
 }
 
-/// Human-readable form: the JSON flattened to one indented block per
-/// message, with EVPN routes in FRR's bracket notation.
-pub fn message_text(bytes: &[u8], ends: Option<Endpoints>, view: &SessionView) -> String {
+/// [`message_json`] as one line, with `src`, `dst`, `type`, `length` and
+/// `verdict` first (the rest in key order), for `evpnctl decode --json`.
+pub fn message_json_line(bytes: &[u8], ends: Option<Endpoints>, view: &SessionView) -> String {
+    const LEAD: [&str; 5] = ["src", "dst", "type", "length", "verdict"];
     let v = message_json(bytes, ends, view);
+    let Value::Object(m) = &v else {
+        return v.to_string();
+    };
+    let field = |k: &str, x: &Value| format!("{}:{x}", Value::from(k));
+    let parts: Vec<String> = LEAD
+        .iter()
+        .filter_map(|k| m.get(*k).map(|x| field(k, x)))
+        .chain(
+            m.iter()
+                .filter(|(k, _)| !LEAD.contains(&k.as_str()))
+                .map(|(k, x)| field(k, x)),
+        )
+        .collect();
+    format!("{{{}}}", parts.join(","))
+}
+
+/// Human-readable form: a heading line (endpoints, type, length, verdict),
+/// the error if any, then the JSON fields as indented `key: value` lines,
+/// with EVPN routes in FRR's bracket notation (`{route:#}`).
+pub fn message_text(bytes: &[u8], ends: Option<Endpoints>, view: &SessionView) -> String {
+    let mut v = message_json(bytes, ends, view);
     let mut out = String::new();
     let head = match ends {
         Some(e) => format!("{} -> {} ", e.src, e.dst),
         None => String::new(),
     };
+    let verdict = match v.get("verdict").and_then(Value::as_str) {
+        Some(s) => format!(", verdict {s}"),
+        None => String::new(),
+    };
     out.push_str(&format!(
-        "{head}{} ({} octets)\n",
+        "{head}{} ({} octets{verdict})\n",
         v["type"].as_str().unwrap_or("?"),
         bytes.len()
     ));
@@ -490,29 +570,95 @@ pub fn message_text(bytes: &[u8], ends: Option<Endpoints>, view: &SessionView) -
             e["reason"].as_str().unwrap_or("")
         ));
     }
-    // Routes in the FRR notation operators know, from the typed decode.
+    // EVPN routes in the FRR notation operators know, from the typed decode.
     if let Ok(Decoded::Update(u)) = decode_message(bytes, &view.cx) {
-        for (label, n) in [
-            ("reach", u.update.attrs.mp_reach.as_ref().map(|r| &r.nlri)),
+        let a = &u.update.attrs;
+        for (key, n) in [
             (
-                "unreach",
-                u.update.attrs.mp_unreach.as_ref().map(|r| &r.withdrawn),
+                "mp_reach",
+                a.mp_reach.as_ref().map(|r| (&r.nlri, &r.path_ids)),
+            ),
+            (
+                "mp_unreach",
+                a.mp_unreach.as_ref().map(|r| (&r.withdrawn, &r.path_ids)),
             ),
         ] {
-            if let Some(MpNlri::Evpn(routes)) = n {
-                for r in routes {
-                    out.push_str(&format!("  {label} {r:#}\n"));
-                }
+            if let Some((MpNlri::Evpn(routes), ids)) = n {
+                let lines = routes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| match ids.get(i) {
+                        Some(id) => json!(format!("{r:#} path-id {id}")),
+                        None => json!(format!("{r:#}")),
+                    })
+                    .collect();
+                v["attributes"][key]["nlri"] = Value::Array(lines);
             }
         }
     }
     if let Value::Object(m) = &v {
         for (k, val) in m {
-            if matches!(k.as_str(), "type" | "src" | "dst" | "length" | "error") {
+            if matches!(
+                k.as_str(),
+                "type" | "src" | "dst" | "length" | "error" | "verdict"
+            ) {
                 continue;
             }
-            out.push_str(&format!("  {k}: {val}\n"));
+            text_field(&mut out, k, val, 1);
         }
     }
     out
+}
+
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        Value::Object(m) => match (m.get("prefix"), m.get("path_id"), m.len()) {
+            (Some(p), Some(id), 2) => format!("{} path-id {id}", scalar_text(p)),
+            _ => {
+                // `type` (of an extended community) first, then the rest.
+                let first = m.get("type").map(|t| format!("type={}", scalar_text(t)));
+                first
+                    .into_iter()
+                    .chain(
+                        m.iter()
+                            .filter(|(k, _)| *k != "type")
+                            .map(|(k, v)| match v {
+                                Value::Array(_) => format!("{k}=[{}]", scalar_text(v)),
+                                v => format!("{k}={}", scalar_text(v)),
+                            }),
+                    )
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }
+        },
+        Value::Array(a) => a.iter().map(scalar_text).collect::<Vec<_>>().join(", "),
+        v => v.to_string(),
+    }
+}
+
+/// One field as `key: value`; objects nest, lists of more than a few or of
+/// structured items get one line each (an object item as `k=v k=v`).
+fn text_field(out: &mut String, key: &str, v: &Value, depth: usize) {
+    let pad = "  ".repeat(depth);
+    match v {
+        Value::Object(m) => {
+            out.push_str(&format!("{pad}{key}:\n"));
+            for (k, x) in m {
+                text_field(out, k, x, depth + 1);
+            }
+        }
+        Value::Array(a) if a.is_empty() => out.push_str(&format!("{pad}{key}: (none)\n")),
+        Value::Array(a) if a.len() <= 4 && a.iter().all(|x| !x.is_object() && !x.is_array()) => {
+            out.push_str(&format!("{pad}{key}: {}\n", scalar_text(v)));
+        }
+        Value::Array(a) => {
+            out.push_str(&format!("{pad}{key}:\n"));
+            for x in a {
+                out.push_str(&format!("{pad}  {}\n", scalar_text(x)));
+            }
+        }
+        x => out.push_str(&format!("{pad}{key}: {}\n", scalar_text(x))),
+    }
 }

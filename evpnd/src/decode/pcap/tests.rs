@@ -882,6 +882,7 @@ fn garbage_and_truncated_files_do_not_panic() {
     assert_eq!(capture.messages.len(), 1);
     assert_eq!(capture.stats.packets, 2);
     assert_eq!(capture.stats.malformed_packets, 1);
+    assert_eq!(capture.stats.truncated_record, Some(3));
     // Every prefix of a valid file reads or fails cleanly.
     let file = session_file();
     for n in 0..file.len() {
