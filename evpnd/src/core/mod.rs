@@ -159,6 +159,7 @@ impl Core {
                 let reply = self.handle_api(now, request);
                 self.out.push_back(Output::ApiReply { id, reply });
             }
+            Input::Dataplane(_) => {}
         }
     }
 

@@ -317,6 +317,9 @@ impl<E: Engine> Shell<E> {
                 }
                 None => debug!(request = id.0, "reply to an unknown API request"),
             },
+            // The dataplane (netlink-glue) is wired to the shell separately;
+            // until then its requests are only logged.
+            Output::Dataplane(req) => debug!(?req, "dataplane request (no dataplane attached)"),
         }
     }
 

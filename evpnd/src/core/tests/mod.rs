@@ -196,6 +196,7 @@ impl Net {
             }
             Output::ListenOpts { .. } => {}
             Output::ApiReply { reply, .. } => self.replies.push_back((i, reply)),
+            Output::Dataplane(_) => {}
         }
     }
 
