@@ -3,6 +3,10 @@
 
 use std::future::Future;
 
+use std::net::IpAddr;
+
+use evpn_proto::Vni;
+
 use crate::model::{Change, Intent};
 use crate::observe::Observations;
 use crate::plan::Plan;
@@ -20,6 +24,9 @@ pub enum Error {
     Unsupported(String),
     #[error("ownership file {path}: {reason}")]
     StateFile { path: String, reason: String },
+    /// A single request (e.g. a probe) the kernel refused.
+    #[error("{object}: {reason}")]
+    Probe { object: String, reason: String },
     #[error("observations were already taken")]
     AlreadySubscribed,
 }
@@ -45,4 +52,12 @@ pub trait Dataplane: Send {
     fn plan(&mut self, intent: &Intent) -> impl Future<Output = Result<Plan, Error>> + Send;
 
     fn observe(&mut self) -> impl Future<Output = Result<Observations, Error>> + Send;
+
+    /// Ask the kernel to resolve `ip` on the SVI of `vni` now (ARP request
+    /// or Neighbour Solicitation from the gateway address). The answer comes
+    /// back as an [`crate::Observation::LocalNeigh`]. Used when a VM that
+    /// resumed here announced only its MAC. Fails if the VNI has no SVI in
+    /// the intent or the kernel refuses; an entry we own at `ip` (a remote
+    /// neighbour) must be withdrawn first, or the kernel keeps it.
+    fn probe(&mut self, vni: Vni, ip: IpAddr) -> impl Future<Output = Result<(), Error>> + Send;
 }

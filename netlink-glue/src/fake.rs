@@ -4,6 +4,9 @@
 //! op, and lets a test inject observations.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use evpn_proto::Vni;
 
 use tokio::sync::mpsc;
 
@@ -25,6 +28,8 @@ pub struct Fake {
     pub history: Vec<Op>,
     /// Writes to these keys fail with the given error.
     pub fail: BTreeMap<Key, KernelError>,
+    /// Every probe requested, in order (VNI, address).
+    pub probes: Vec<(Vni, IpAddr)>,
     /// When set, the next dumps fail (kernel state unknown).
     pub dump_fails: bool,
     pub backend: L3Backend,
@@ -46,6 +51,7 @@ impl Fake {
             kernel: Snapshot::default(),
             devices: BTreeSet::new(),
             history: Vec::new(),
+            probes: Vec::new(),
             fail: BTreeMap::new(),
             dump_fails: false,
             backend: L3Backend::TableRule,
@@ -191,6 +197,16 @@ impl Dataplane for Fake {
             });
         }
         Ok(diff(&project(intent, self.backend), &self.kernel))
+    }
+
+    async fn probe(&mut self, vni: Vni, ip: IpAddr) -> Result<(), Error> {
+        if !self.intent.l2vnis.contains_key(&vni) {
+            return Err(Error::Unsupported(format!(
+                "probe {ip}: VNI {vni} is not configured"
+            )));
+        }
+        self.probes.push((vni, ip));
+        Ok(())
     }
 
     async fn observe(&mut self) -> Result<Observations, Error> {

@@ -256,3 +256,57 @@ fn local_learns_moves_ageing_and_neighbours_are_observed_and_our_writes_are_not(
         "learn latency p90 over 10 ms: {ms:?}"
     );
 }
+
+/// A VM that resumed here and announced only its MAC (QEMU's RARP) is
+/// silent: no ARP, no traffic. `probe` makes the kernel ARP for the IP the
+/// old leaf advertised, from the gateway address, and the answer comes back
+/// as a local neighbour.
+#[test]
+fn probe_resolves_a_silent_host_from_the_gateway_address() {
+    let Some(leaf) = ns("probe") else { return };
+    let h1 = host(
+        &leaf,
+        "probeh1",
+        "h1p",
+        "02:00:00:00:00:0a",
+        "10.1.0.10/24",
+        None,
+    );
+    let cfg = config(&leaf);
+    let lname = leaf.name().to_string();
+    let took = leaf.block_on(move || async move {
+        let mut dp = Netlink::new(cfg).unwrap();
+        let r = dp.reconcile(&leaf_intent()).await;
+        assert!(r.ok(), "{r}");
+        sh_in(&lname, "ip link set h1p master br100");
+        let mut obs = dp.observe().await.unwrap();
+        next_matching(&mut obs, 2000, |o| {
+            matches!(o, Observation::LocalState { .. })
+        })
+        .await
+        .expect("initial LocalState");
+        assert!(
+            dp.probe(vni(200), ip("10.1.0.10")).await.is_err(),
+            "a probe on an unknown VNI must fail"
+        );
+        let t = Instant::now();
+        dp.probe(vni(100), ip("10.1.0.10")).await.unwrap();
+        let (o, seen) = next_matching(&mut obs, 2000, |o| {
+            matches!(o, Observation::LocalNeigh(n) if n.ip == ip("10.1.0.10") && n.mac.is_some())
+        })
+        .await
+        .expect("the probe was answered");
+        let Observation::LocalNeigh(n) = o else {
+            unreachable!()
+        };
+        assert_eq!(
+            (n.dev.name.as_str(), n.mac),
+            ("br100", Some(mac("02:00:00:00:00:0a")))
+        );
+        seen - t
+    });
+    // The host saw the request come from the anycast gateway.
+    let hn = sh_in(h1.name(), "ip neigh show 10.1.0.1");
+    assert!(hn.contains("00:00:5e:00:01:01"), "host neighbour: {hn}");
+    println!("probe answered in {:.3} ms", took.as_secs_f64() * 1e3);
+}

@@ -195,6 +195,21 @@ pub fn neigh(dev: u32, ip: IpAddr, mac: Mac, proto: ProtocolId) -> NeighbourMess
     m
 }
 
+/// A resolution request (`ip neigh replace IP dev DEV use`): `NTF_USE` on
+/// an entry without a link-layer address makes the kernel start ARP/ND
+/// resolution at once, from the device's own address (on an SVI, the
+/// anycast gateway address). The answer arrives as a neighbour event, so a
+/// silent host that only announced its MAC (QEMU's RARP) is found.
+pub fn neigh_probe(dev: u32, ip: IpAddr) -> NeighbourMessage {
+    let mut m = NeighbourMessage::default();
+    m.header.family = family(&ip);
+    m.header.ifindex = dev;
+    m.header.flags = NeighbourFlags::Use;
+    m.attributes
+        .push(NeighbourAttribute::Destination(nd_addr(ip)));
+    m
+}
+
 pub fn neigh_del(dev: u32, ip: IpAddr) -> NeighbourMessage {
     let mut m = NeighbourMessage::default();
     m.header.family = family(&ip);
