@@ -16,12 +16,14 @@ impl Core {
     /// A best-path change of an EVPN route: hand the new best (unless it
     /// is our own) to the import.
     pub(crate) fn evpn_best_changed(&mut self, change: &BestChange) {
-        let Some(e) = self.rib.get(change.id) else {
+        let entry = self.rib.get(change.id);
+        let Some(RouteKey::Evpn(key)) = change.key.or(entry.map(|e| e.key)) else {
             return;
         };
-        let RouteKey::Evpn(key) = e.key else { return };
-        let path = e
-            .best_path()
+        // The entry is gone (or the id reused) when the last path went.
+        let path = entry
+            .filter(|e| e.key == RouteKey::Evpn(key))
+            .and_then(|e| e.best_path())
             .filter(|p| p.source != LOCAL)
             .map(|p| PathInfo::of(self.rib.attrs.get(p.attrs), p.source));
         self.evpn.import(key, path);
@@ -111,6 +113,7 @@ impl Core {
         for id in keys {
             self.evpn_best_changed(&BestChange {
                 id,
+                key: None,
                 old: None,
                 new: None,
             });

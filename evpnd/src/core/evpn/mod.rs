@@ -28,6 +28,7 @@
 //! and small ordered maps of the routes for one MAC — independent of the
 //! table size.
 
+mod api;
 mod glue;
 pub mod instance;
 pub mod mobility;
@@ -435,7 +436,7 @@ impl Evpn {
         PathAttrs {
             origin: Some(Origin::Igp),
             as_path: Some(AsPath::default()),
-            ext_communities: Some(ext),
+            ext_communities: (!ext.is_empty()).then_some(ext),
             ..PathAttrs::default()
         }
     }
