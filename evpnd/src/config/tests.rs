@@ -382,3 +382,13 @@ l3vni = 5001
     );
     assert_eq!(e.len(), 4, "{joined}");
 }
+
+#[test]
+fn the_commented_example_config_parses() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/leaf.toml");
+    let c = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.vnis.len(), 2);
+    assert_eq!(c.vnis[1].flooding, Flooding::Static);
+    assert!(c.vrfs[0].advertise_connected);
+    assert_eq!(c.global.duplicate_detection.max_moves, 5);
+}

@@ -39,7 +39,7 @@ impl Core {
             };
             match op {
                 RibOp::Install(key, set) => {
-                    let id = self.rib.attrs.intern(set);
+                    let id = self.rib.attrs.intern(*set);
                     self.install_local(key, id);
                 }
                 RibOp::Withdraw(key) => {

@@ -57,7 +57,7 @@ use mobility::{compare, next_seq, Claim, Dad, MoveReason};
 /// A local route for the core to install into or withdraw from the RIB.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RibOp {
-    Install(RouteKey, AttrSet),
+    Install(RouteKey, Box<AttrSet>),
     Withdraw(RouteKey),
 }
 
@@ -443,7 +443,7 @@ impl Evpn {
 
     fn install(&mut self, key: RouteKey, set: AttrSet) {
         self.originated.insert(key);
-        self.rib_ops.push_back(RibOp::Install(key, set));
+        self.rib_ops.push_back(RibOp::Install(key, Box::new(set)));
     }
 
     fn withdraw(&mut self, key: RouteKey) {
@@ -1360,7 +1360,7 @@ impl Evpn {
     }
 
     /// The local facts, to replay into a rebuilt instance on reload.
-    pub fn local_facts(&self) -> (Vec<(String, Mac, String, bool)>, Vec<(String, IpAddr, Mac)>) {
+    pub fn local_facts(&self) -> (Vec<LocalMacFact>, Vec<LocalNeighFact>) {
         let mut macs = Vec::new();
         let mut neighs = Vec::new();
         for v in self.l2.values() {
@@ -1379,11 +1379,7 @@ impl Evpn {
     }
 
     /// Replay one local MAC / neighbour (reload).
-    pub fn replay(
-        &mut self,
-        macs: Vec<(String, Mac, String, bool)>,
-        neighs: Vec<(String, IpAddr, Mac)>,
-    ) {
+    pub fn replay(&mut self, macs: Vec<LocalMacFact>, neighs: Vec<LocalNeighFact>) {
         for (bridge, mac, port, sticky) in macs {
             self.local_mac(&bridge, mac, &port, sticky);
         }
@@ -1394,6 +1390,11 @@ impl Evpn {
         }
     }
 }
+
+/// A local MAC for replay: (bridge, MAC, port, sticky).
+pub type LocalMacFact = (String, Mac, String, bool);
+/// A local neighbour for replay: (SVI, IP, MAC).
+pub type LocalNeighFact = (String, IpAddr, Mac);
 
 /// What one event touched, resolved once at the end.
 #[derive(Debug, Default)]
