@@ -20,7 +20,7 @@ use crate::json::poll_until;
 use crate::netns::{veth, Netns};
 use crate::peers::Evpnd;
 use crate::process::TestDir;
-use crate::topo::evpnd_neighbor;
+use crate::topo::{evpnd_established, evpnd_neighbor};
 
 /// The anycast gateway MAC every leaf uses.
 pub const GATEWAY_MAC: &str = "00:00:5e:00:01:01";
@@ -41,6 +41,8 @@ pub struct Leaf {
     pub evpnd: Evpnd,
     pub ns: Netns,
     pub vtep: String,
+    /// The spine's address on this leaf's link.
+    pub spine_addr: String,
 }
 
 /// A host ("VM"): its own namespace with `eth0`, whose peer end (`port`)
@@ -140,6 +142,7 @@ impl Fabric {
                 evpnd,
                 ns,
                 vtep: l4,
+                spine_addr: s4,
             });
         }
         let f = Fabric {
@@ -166,16 +169,7 @@ impl Fabric {
                 )
                 .with_context(|| l.evpnd.log())?;
             }
-            poll_until(
-                &format!("{} established", l.evpnd.name),
-                Duration::from_secs(20),
-                Duration::from_millis(100),
-                || {
-                    let s = l.evpnd.ctl(&["show", "bgp", "summary"])?;
-                    Ok(s.to_string().contains("\"Established\"").then_some(()))
-                },
-            )
-            .with_context(|| l.evpnd.log())?;
+            evpnd_established(&l.evpnd, &l.spine_addr).with_context(|| l.evpnd.log())?;
         }
         Ok(())
     }

@@ -38,7 +38,7 @@ fn fdb_of(leaf: &Netns, mac: &str) -> Option<String> {
         let dev = w.iter().position(|x| *x == "dev").map(|i| w[i + 1]);
         if let Some(i) = w.iter().position(|x| *x == "dst") {
             dst = Some(w[i + 1].to_string());
-        } else if l.contains("master br100") {
+        } else if l.contains("master br100") && dev.is_some() {
             port = dev.map(str::to_string);
         }
     }
@@ -59,14 +59,30 @@ fn neigh_of(leaf: &Netns, ip: &str) -> Option<(String, bool)> {
     Some((mac.to_string(), l.contains("extern_learn")))
 }
 
-/// Poll (1 ms apart, bounded) until `f` holds; the time it took.
-fn until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
+/// Poll (1 ms apart, bounded) until `f` holds; the time it took. On a
+/// timeout, print what each leaf's daemon and kernel hold, then fail.
+fn until(fab: &Fabric, what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
     let t = Instant::now();
     while t.elapsed() < limit {
         if f() {
             return t.elapsed();
         }
         std::thread::sleep(Duration::from_millis(1));
+    }
+    for l in &fab.leaves {
+        println!(
+            "---- {} ({}): evpnctl show evpn mac\n{}\n---- kernel\n{}",
+            l.evpnd.name,
+            l.vtep,
+            l.evpnd
+                .ctl(&["show", "evpn", "mac"])
+                .map(|v| v.to_string())
+                .unwrap_or_else(|e| e.to_string()),
+            sh(
+                &l.ns,
+                "bridge fdb show br br100 | grep -v permanent; bridge fdb show dev vxlan100; ip neigh show dev br100"
+            )
+        );
     }
     panic!("{what}: not within {limit:?}");
 }
@@ -143,11 +159,17 @@ fn vm_migrates_between_evpnd_leaves_and_keeps_its_ip() {
     // Host to host across VXLAN, then every leaf knows where each lives.
     let out = sh(&vm.ns, "ping -c 3 -W 1 -i 0.2 10.1.0.12");
     assert!(out.contains(" 0% packet loss"), "{out}");
-    until("leaf2 points vm at leaf1", Duration::from_secs(10), || {
-        fdb_of(&l2.ns, &vm.mac) == Some(format!("remote:{}", l1.vtep))
-            && neigh_of(&l2.ns, vm.ip()) == Some((vm.mac.clone(), true))
-    });
     until(
+        &f,
+        "leaf2 points vm at leaf1",
+        Duration::from_secs(10),
+        || {
+            fdb_of(&l2.ns, &vm.mac) == Some(format!("remote:{}", l1.vtep))
+                && neigh_of(&l2.ns, vm.ip()) == Some((vm.mac.clone(), true))
+        },
+    );
+    until(
+        &f,
         "leaf2 has the silent VM's MAC+IP from leaf1",
         Duration::from_secs(10),
         || neigh_of(&l2.ns, silent.ip()) == Some((silent.mac.clone(), true)),
@@ -159,11 +181,16 @@ fn vm_migrates_between_evpnd_leaves_and_keeps_its_ip() {
     let p_gw = pinger(&vm, "10.1.0.1", count);
     std::thread::sleep(Duration::from_millis(1000));
     let up = f.migrate(&mut vm, 1).unwrap();
-    let mac_done = until("fabric follows the MAC", Duration::from_secs(10), || {
-        fdb_of(&l1.ns, &vm.mac) == Some(format!("remote:{}", l2.vtep))
-            && fdb_of(&l2.ns, &vm.mac) == Some("local:vm1".into())
-    });
-    let ip_done = until("fabric follows the IP", Duration::from_secs(10), || {
+    let mac_done = until(
+        &f,
+        "fabric follows the MAC",
+        Duration::from_secs(10),
+        || {
+            fdb_of(&l1.ns, &vm.mac) == Some(format!("remote:{}", l2.vtep))
+                && fdb_of(&l2.ns, &vm.mac) == Some("local:vm1".into())
+        },
+    );
+    let ip_done = until(&f, "fabric follows the IP", Duration::from_secs(10), || {
         neigh_of(&l1.ns, vm.ip()) == Some((vm.mac.clone(), true))
             && neigh_of(&l2.ns, vm.ip()).is_some_and(|(m, ours)| m == vm.mac && !ours)
     }) + mac_done;
@@ -191,6 +218,7 @@ fn vm_migrates_between_evpnd_leaves_and_keeps_its_ip() {
     // A silent VM: it only sends QEMU's RARP announce, never an IP packet.
     let up = f.migrate(&mut silent, 1).unwrap();
     let t = until(
+        &f,
         "the silent VM's MAC+IP follows it",
         Duration::from_secs(10),
         || {
@@ -209,10 +237,15 @@ fn vm_migrates_between_evpnd_leaves_and_keeps_its_ip() {
 
     // And back to leaf1 (the move back raises the sequence number again).
     f.migrate(&mut vm, 0).unwrap();
-    until("the VM is back on leaf1", Duration::from_secs(10), || {
-        fdb_of(&l2.ns, &vm.mac) == Some(format!("remote:{}", l1.vtep))
-            && fdb_of(&l1.ns, &vm.mac) == Some("local:vm1".into())
-    });
+    until(
+        &f,
+        "the VM is back on leaf1",
+        Duration::from_secs(10),
+        || {
+            fdb_of(&l2.ns, &vm.mac) == Some(format!("remote:{}", l1.vtep))
+                && fdb_of(&l1.ns, &vm.mac) == Some("local:vm1".into())
+        },
+    );
     let out = sh(&vm.ns, "ping -c 2 -W 1 -i 0.2 10.1.0.12");
     assert!(out.contains(" 0% packet loss"), "{out}");
 }

@@ -264,9 +264,29 @@ pub struct Evpn {
     /// Unicast host routes and the only peers they may be sent to.
     pub host_export: HashMap<RouteKey, Vec<IpAddr>>,
     now: Instant,
+    /// Remote MACs whose last route was withdrawn a moment ago, with the
+    /// highest sequence number and the IPs they were advertised with. A
+    /// migration often withdraws on the old leaf (its port went down)
+    /// before the VM resumes here; the learn that follows is still a move
+    /// (seq + 1) and still needs the IPs to probe. Kept [`RECENT_HOLD`].
+    recent: HashMap<(Vni, Mac), Recent>,
     pub counters: Counters,
     /// The last dataplane report: (generation, applied, failed).
     pub last_report: Option<(u64, usize, usize)>,
+}
+
+/// How long a withdrawn remote MAC is remembered for a local learn that
+/// follows (see [`Evpn::recent`]).
+pub const RECENT_HOLD: std::time::Duration = std::time::Duration::from_secs(60);
+/// Bound on [`Evpn::recent`]; older entries are dropped first.
+const RECENT_MAX: usize = 65_536;
+
+/// A remote MAC that was withdrawn: when, its sequence number, its IPs.
+#[derive(Debug, Clone, Default)]
+struct Recent {
+    at: Option<Instant>,
+    seq: u32,
+    ips: BTreeSet<IpAddr>,
 }
 
 fn host_net(ip: IpAddr) -> IpNetwork {
@@ -344,6 +364,7 @@ impl Evpn {
             originated: BTreeSet::new(),
             host_export: HashMap::new(),
             now,
+            recent: HashMap::new(),
             counters: Counters::default(),
             last_report: None,
         }
@@ -742,9 +763,27 @@ impl Evpn {
     fn unimport(&mut self, key: &EvpnKey, old: Imported, t: &mut Touched) {
         for (vni, mac) in old.macs {
             if let Some(st) = self.l2.get_mut(&vni).and_then(|v| v.macs.get_mut(&mac)) {
-                st.remote.remove(key);
+                if let Some(c) = st.remote.remove(key) {
+                    let r = self.recent.entry((vni, mac)).or_default();
+                    if r.at
+                        .is_none_or(|at| self.now.saturating_duration_since(at) > RECENT_HOLD)
+                    {
+                        *r = Recent::default();
+                    }
+                    r.at = Some(self.now);
+                    r.seq = r.seq.max(c.seq);
+                    if let EvpnKey::MacIp { ip: Some(ip), .. } = key {
+                        r.ips.insert(*ip);
+                    }
+                }
             }
             t.macs.push((vni, mac));
+        }
+        if self.recent.len() > RECENT_MAX {
+            let now = self.now;
+            self.recent.retain(|_, r| {
+                r.at.is_some_and(|at| now.saturating_duration_since(at) <= RECENT_HOLD)
+            });
         }
         for (vni, ip) in old.ips {
             if let Some(st) = self.l2.get_mut(&vni).and_then(|v| v.ips.get_mut(&ip)) {
@@ -1119,6 +1158,15 @@ impl Evpn {
             migrated.sort();
             migrated.dedup();
             info!(%vni, %mac, seq = st.seq, "MAC learned here over remote routes: advertising with a higher sequence number");
+            frozen = self.record_move(vni, mac, MoveReason::LocalLearnOverRemote);
+        } else if let Some(r) = self.recent.remove(&(vni, mac)).filter(|r| {
+            r.at.is_some_and(|at| self.now.saturating_duration_since(at) <= RECENT_HOLD)
+        }) {
+            // The old leaf withdrew before the VM resumed here (its port
+            // went down first): still a move, with the IPs to probe.
+            st.seq = next_seq(r.seq).max(st.seq);
+            migrated = r.ips.into_iter().collect();
+            info!(%vni, %mac, seq = st.seq, ips = ?migrated, "MAC learned here shortly after its remote routes were withdrawn: a move");
             frozen = self.record_move(vni, mac, MoveReason::LocalLearnOverRemote);
         }
         for ip in pending {

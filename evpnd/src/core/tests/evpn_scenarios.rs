@@ -862,3 +862,41 @@ fn reload_keeps_local_hosts_and_publishes_the_new_intent() {
     assert_eq!(net.kernel_route(2, "10.60.0.0/16"), Some(ip("10.0.0.1")));
     assert_eq!(net.kernel_flood(0), vec![ip("10.0.0.2"), ip("10.0.0.3")]);
 }
+
+/// The way a veth (or a tap device torn down early) moves: the port goes
+/// down on the old leaf first, which withdraws the VM's routes, and only
+/// then does the VM resume on the new leaf with RARP. The learn is still a
+/// move (seq + 1) and the IPs the old leaf advertised are still probed.
+#[test]
+fn old_leaf_withdraws_before_the_vm_resumes_and_the_ip_still_follows() {
+    let mut net = fabric();
+    net.learn(0, VM);
+    net.arp(0, VM_IP, VM);
+    assert_eq!(net.kernel_neigh(1, VM_IP), Some(mac(VM)));
+    // The port leaves leaf1: the MAC ages out there, its routes go away.
+    net.observe(0, Observation::LocalMacAged(local_mac(VM, "vm1", false)));
+    assert_eq!(net.kernel_mac(1, VM), None);
+    assert_eq!(net.kernel_neigh(1, VM_IP), None);
+    net.nodes[1].dp_log.clear();
+    // The VM resumes on leaf2 and announces itself with RARP only.
+    net.learn(1, VM);
+    assert!(
+        net.nodes[1].dp_log.iter().any(|r| matches!(
+            r,
+            DataplaneRequest::Probe { ip: p, .. } if *p == ip(VM_IP)
+        )),
+        "no probe for the IP the old leaf advertised: {:?}",
+        net.nodes[1].dp_log
+    );
+    net.arp(1, VM_IP, VM);
+    // Every other leaf points MAC and IP at leaf2, with a higher seq.
+    assert_eq!(
+        net.rt2(2, VM),
+        vec![
+            ("10.0.0.2".into(), json!(VM_IP), 1, false),
+            ("10.0.0.2".into(), Json::Null, 1, false),
+        ]
+    );
+    assert_eq!(net.kernel_mac(0, VM), Some(ip("10.0.0.2")));
+    assert_eq!(net.kernel_neigh(0, VM_IP), Some(mac(VM)));
+}
