@@ -37,6 +37,27 @@ pub enum Request {
     RouteDel(RouteSpec),
     /// Re-read the configuration file (handled by the shell).
     Reload,
+    /// MACs of the MAC-VRFs: where each lives (local port or remote VTEP),
+    /// its sequence number, IPs and duplicate-detection state.
+    ShowEvpnMac {
+        #[serde(default)]
+        vni: Option<u32>,
+        #[serde(default)]
+        mac: Option<String>,
+    },
+    /// The L2 and L3 VNIs with RD, RTs, flood list and counts.
+    ShowEvpnVni,
+    /// Duplicate detection: MACs that moved recently or are frozen.
+    ShowEvpnDad,
+    /// Unfreeze duplicate MACs (all, one VNI, or one MAC).
+    ClearDad {
+        #[serde(default)]
+        vni: Option<u32>,
+        #[serde(default)]
+        mac: Option<String>,
+    },
+    /// Where a host lives: a MAC or an IP.
+    Trace { target: String },
 }
 
 /// Address family names as operators write them.
@@ -285,6 +306,119 @@ pub struct RouteRow {
     pub sticky: bool,
     pub router_mac: Option<String>,
     pub default_gateway: bool,
+}
+
+/// Reply to `show-evpn-mac`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvpnMacs {
+    pub macs: Vec<EvpnMacRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvpnMacRow {
+    pub vni: u32,
+    pub mac: String,
+    /// `local`, `remote`, or `none` (known only from history).
+    pub location: String,
+    /// The local bridge port.
+    pub port: Option<String>,
+    /// The remote VTEP the kernel points at.
+    pub vtep: Option<IpAddr>,
+    /// Our sequence number when local, the winning route's when remote.
+    pub seq: u32,
+    pub sticky: bool,
+    /// Local IPs (advertised as MAC+IP) or the remote MAC+IP routes' IPs.
+    pub ips: Vec<IpAddr>,
+    pub frozen: bool,
+    pub moves: u64,
+}
+
+/// Reply to `show-evpn-vni`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvpnVnis {
+    pub vnis: Vec<EvpnVniRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvpnVniRow {
+    pub vni: u32,
+    /// `l2` or `l3`.
+    pub kind: String,
+    pub bridge: String,
+    pub vxlan: String,
+    pub vrf: Option<String>,
+    pub l3vni: Option<u32>,
+    pub rd: String,
+    pub import_rts: Vec<String>,
+    pub export_rts: Vec<String>,
+    /// `ingress-replication` or `static` (L2).
+    pub flooding: Option<String>,
+    pub flood: Vec<IpAddr>,
+    pub local_macs: usize,
+    pub remote_macs: usize,
+    pub remote_neighs: usize,
+    pub gateway: Vec<String>,
+    pub gateway_mac: Option<String>,
+    pub router_mac: Option<String>,
+    /// Routes in the IP-VRF table (L3).
+    pub routes: usize,
+}
+
+/// Reply to `show-evpn-dad`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvpnDad {
+    pub enabled: bool,
+    pub max_moves: u32,
+    pub window_secs: u64,
+    /// `None`: frozen until `clear dad`.
+    pub freeze_secs: Option<u64>,
+    pub moves_total: u64,
+    pub detected_total: u64,
+    pub entries: Vec<DadRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DadRow {
+    pub vni: u32,
+    pub mac: String,
+    pub frozen: bool,
+    pub moves_in_window: usize,
+    pub total_moves: u64,
+    pub frozen_for_secs: Option<u64>,
+    /// `None` when not frozen or frozen permanently.
+    pub unfreeze_in_secs: Option<u64>,
+}
+
+/// Reply to `clear-dad`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClearDad {
+    /// `VNI/MAC` of every unfrozen MAC.
+    pub cleared: Vec<String>,
+}
+
+/// Reply to `trace`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trace {
+    pub target: String,
+    pub hosts: Vec<TraceHost>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceHost {
+    pub vni: u32,
+    pub mac: String,
+    pub ip: Option<IpAddr>,
+    pub location: String,
+    pub port: Option<String>,
+    pub vtep: Option<IpAddr>,
+    pub seq: u32,
+    pub sticky: bool,
+    pub frozen: bool,
+    pub last_move_secs_ago: Option<u64>,
+    /// `local-learn-over-remote` or `remote-won`.
+    pub last_move_reason: Option<String>,
+    /// Every RT-2 path for the MAC in the Loc-RIB.
+    pub routes: Vec<RouteRow>,
 }
 
 /// Reply to `route-add` / `route-del`.

@@ -137,6 +137,35 @@ pub struct Global {
     pub graceful_restart: GracefulRestartConfig,
     #[serde(default)]
     pub duplicate_detection: DadConfig,
+    /// How route targets are derived for VNIs and VRFs without `import_rt`
+    /// / `export_rt`.
+    #[serde(default)]
+    pub auto_rt: AutoRt,
+    /// The single VXLAN device (`[svd]`), for VNIs configured with `vlan`.
+    #[serde(default)]
+    pub svd: Option<SvdConfig>,
+}
+
+/// Route-target auto-derivation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AutoRt {
+    /// `ASN:VNI` (2-octet AS type; a 4-octet ASN contributes its low 16
+    /// bits, as FRR does).
+    #[default]
+    AsnVni,
+    /// RFC 8365 §5.1.2.1: `ASN:X` where the 4-octet local administrator is
+    /// A=0 (auto) | Type=1 (VXLAN) | D-ID=0 | the 24-bit VNI.
+    Rfc8365,
+}
+
+/// Single-VXLAN-device mode: one VLAN-aware bridge and one `external
+/// vnifilter` VXLAN device carry every VNI that has a `vlan`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SvdConfig {
+    pub bridge: String,
+    pub vxlan: String,
 }
 
 fn default_listen() -> Vec<Str<SocketAddr>> {
@@ -415,9 +444,29 @@ pub struct VniConfig {
     /// Answer ARP/ND from remote MAC+IP routes (`neigh_suppress`).
     #[serde(default = "yes")]
     pub arp_suppress: bool,
-    /// Static flood list without BGP (site-to-site links).
+    /// How broadcast, unknown unicast and multicast reach remote VTEPs.
+    #[serde(default)]
+    pub flooding: Flooding,
+    /// Static flood list (`flooding = "static"`): site-to-site links
+    /// without BGP.
     #[serde(default)]
     pub static_vteps: Vec<Str<IpAddr>>,
+    /// Single-VXLAN-device mode: this VNI is this VLAN of the `[svd]`
+    /// bridge (then `bridge`/`vxlan` name the shared devices).
+    #[serde(default)]
+    pub vlan: Option<u16>,
+}
+
+/// The flood list of an L2 VNI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Flooding {
+    /// Ingress replication to every VTEP that advertised an RT-3 (IMET)
+    /// route for the VNI; we advertise ours.
+    #[default]
+    IngressReplication,
+    /// The configured `static_vteps`, no RT-3 (works without BGP).
+    Static,
 }
 
 /// Host-route export to the DC core.
@@ -462,6 +511,9 @@ pub struct VrfConfig {
     /// Prefixes originated as RT-5.
     #[serde(default)]
     pub advertise_prefixes: Vec<Str<IpNetwork>>,
+    /// Also originate the anycast-gateway subnets of the member VNIs as RT-5.
+    #[serde(default)]
+    pub advertise_connected: bool,
     #[serde(default)]
     pub export_host_routes: Option<HostRouteExport>,
 }
@@ -660,6 +712,17 @@ impl Config {
             );
         }
 
+        if g.duplicate_detection.window == 0 {
+            cx.push(
+                span(&[
+                    PathPart::Key("duplicate_detection"),
+                    PathPart::Key("window"),
+                ]),
+                "duplicate_detection.window".into(),
+                "must be ≥ 1 second".into(),
+            );
+        }
+
         let mut seen = BTreeSet::new();
         for (i, n) in self.neighbors.iter().enumerate() {
             let at = |k: &'static str| {
@@ -735,6 +798,7 @@ impl Config {
 
         let vrf_names: BTreeSet<&str> = self.vrfs.iter().map(|v| v.name.as_str()).collect();
         let mut vni_seen = BTreeSet::new();
+        let mut bridges: std::collections::BTreeMap<&str, usize> = Default::default();
         for (i, v) in self.vnis.iter().enumerate() {
             let at =
                 |k: &'static str| vec![PathPart::Key("vni"), PathPart::Index(i), PathPart::Key(k)];
@@ -760,16 +824,8 @@ impl Config {
                     );
                 }
             }
-            for (j, rt) in v.import_rt.iter().chain(&v.export_rt).enumerate() {
-                if let Err(e) = evpn_proto::ext_community::RouteTarget::from_str(rt) {
-                    let k = if j < v.import_rt.len() {
-                        "import_rt"
-                    } else {
-                        "export_rt"
-                    };
-                    cx.push(span(&at(k)), format!("vni[{i}].{k}"), e.to_string());
-                }
-            }
+            check_rts(cx, &span, "vni", i, &v.import_rt, &v.export_rt);
+            self.check_vni_evpn(cx, &span, i, v, &mut bridges);
         }
         for (i, v) in self.vrfs.iter().enumerate() {
             let at =
@@ -786,6 +842,23 @@ impl Config {
                     format!("vrf[{i}].l3vni"),
                     format!("VNI {} is already used", v.l3vni),
                 );
+            }
+            if self.vrfs[..i].iter().any(|o| o.name == v.name) {
+                cx.push(
+                    span(&at("name")),
+                    format!("vrf[{i}].name"),
+                    format!("VRF {:?} is configured twice", v.name),
+                );
+            }
+            check_rts(cx, &span, "vrf", i, &v.import_rt, &v.export_rt);
+            if let Some(Str(m)) = v.router_mac {
+                if m.is_zero() || m.is_multicast() {
+                    cx.push(
+                        span(&at("router_mac")),
+                        format!("vrf[{i}].router_mac"),
+                        format!("router MAC {m} must be unicast and non-zero"),
+                    );
+                }
             }
             if let Some(exp) = &v.export_host_routes {
                 for p in &exp.peers {
@@ -806,9 +879,131 @@ impl Config {
         }
     }
 
+    /// The EVPN rules of one `[[vni]]`: flooding, single-device mode,
+    /// anycast gateway, bridge names.
+    fn check_vni_evpn<'a>(
+        &self,
+        cx: &mut Ctx<'_>,
+        span: &dyn Fn(&[PathPart]) -> Option<Range<usize>>,
+        i: usize,
+        v: &'a VniConfig,
+        bridges: &mut std::collections::BTreeMap<&'a str, usize>,
+    ) {
+        let at = |k: &'static str| vec![PathPart::Key("vni"), PathPart::Index(i), PathPart::Key(k)];
+        match v.flooding {
+            Flooding::Static if v.static_vteps.is_empty() => cx.push(
+                span(&at("flooding")),
+                format!("vni[{i}].flooding"),
+                "flooding = \"static\" needs at least one address in static_vteps".into(),
+            ),
+            Flooding::IngressReplication if !v.static_vteps.is_empty() => cx.push(
+                span(&at("static_vteps")),
+                format!("vni[{i}].static_vteps"),
+                "static_vteps is only used with flooding = \"static\"".into(),
+            ),
+            _ => {}
+        }
+        match v.vlan {
+            Some(vlan) => {
+                if self.global.svd.is_none() {
+                    cx.push(
+                        span(&at("vlan")),
+                        format!("vni[{i}].vlan"),
+                        "single VXLAN device mode needs an [svd] section".into(),
+                    );
+                }
+                if vlan == 0 || vlan > 4094 {
+                    cx.push(
+                        span(&at("vlan")),
+                        format!("vni[{i}].vlan"),
+                        "VLAN must be 1..=4094".into(),
+                    );
+                }
+            }
+            None => {
+                if let Some(j) = bridges.insert(v.bridge.as_str(), i) {
+                    cx.push(
+                        span(&at("bridge")),
+                        format!("vni[{i}].bridge"),
+                        format!("bridge {:?} is already used by vni[{j}]", v.bridge),
+                    );
+                }
+            }
+        }
+        if let Some(gw) = &v.anycast_gateway {
+            let gat = |k: &'static str| {
+                vec![
+                    PathPart::Key("vni"),
+                    PathPart::Index(i),
+                    PathPart::Key("anycast_gateway"),
+                    PathPart::Key(k),
+                ]
+            };
+            let key = |k: &str| format!("vni[{i}].anycast_gateway.{k}");
+            if gw.ipv4.is_none() && gw.ipv6.is_none() {
+                cx.push(
+                    span(&at("anycast_gateway")),
+                    format!("vni[{i}].anycast_gateway"),
+                    "needs ipv4 or ipv6 (the gateway address with its prefix length)".into(),
+                );
+            }
+            if let Some(Str(p)) = gw.ipv4 {
+                if !p.is_ipv4() {
+                    cx.push(
+                        span(&gat("ipv4")),
+                        key("ipv4"),
+                        format!("{p} is not an IPv4 prefix"),
+                    );
+                }
+            }
+            if let Some(Str(p)) = gw.ipv6 {
+                if !p.is_ipv6() {
+                    cx.push(
+                        span(&gat("ipv6")),
+                        key("ipv6"),
+                        format!("{p} is not an IPv6 prefix"),
+                    );
+                }
+            }
+            let Str(m) = gw.mac;
+            if m.is_zero() || m.is_multicast() {
+                cx.push(
+                    span(&gat("mac")),
+                    key("mac"),
+                    format!("gateway MAC {m} must be unicast and non-zero"),
+                );
+            }
+        }
+    }
+
     /// Effective keepalive for a hold time: configured, else hold / 3.
     pub fn keepalive_for(hold: u16, configured: Option<u16>) -> u16 {
         configured.unwrap_or(hold / 3)
+    }
+}
+
+/// Every import/export route target of a `[[vni]]` or `[[vrf]]` parses.
+fn check_rts(
+    cx: &mut Ctx<'_>,
+    span: &dyn Fn(&[PathPart]) -> Option<Range<usize>>,
+    section: &'static str,
+    i: usize,
+    import: &[String],
+    export: &[String],
+) {
+    for (j, rt) in import.iter().chain(export).enumerate() {
+        if let Err(e) = evpn_proto::ext_community::RouteTarget::from_str(rt) {
+            let k = if j < import.len() {
+                "import_rt"
+            } else {
+                "export_rt"
+            };
+            cx.push(
+                span(&[PathPart::Key(section), PathPart::Index(i), PathPart::Key(k)]),
+                format!("{section}[{i}].{k}"),
+                e.to_string(),
+            );
+        }
     }
 }
 

@@ -96,6 +96,7 @@ pub struct Evpnd {
     pub config: PathBuf,
     pub socket: PathBuf,
     log: PathBuf,
+    args: Vec<String>,
     daemon: Daemon,
 }
 
@@ -104,23 +105,43 @@ impl Evpnd {
     /// `evpnd -c … --socket dir/NAME.sock -v` inside `ns`; waits until the
     /// API answers.
     pub fn start(ns: &Netns, dir: &TestDir, name: &str, config: &str) -> Result<Evpnd> {
+        Self::start_with(ns, dir, name, config, &[])
+    }
+
+    /// [`Evpnd::start`] with more command-line arguments (e.g. `--no-dataplane`).
+    pub fn start_with(
+        ns: &Netns,
+        dir: &TestDir,
+        name: &str,
+        config: &str,
+        args: &[&str],
+    ) -> Result<Evpnd> {
         let path = dir.write(&format!("{name}.toml"), config)?;
         let socket = dir.path().join(format!("{name}.sock"));
         let log = dir.path().join(format!("{name}.log"));
-        let daemon = Self::spawn(ns.name(), name, &path, &socket, &log)?;
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let daemon = Self::spawn(ns.name(), name, &path, &socket, &log, &args)?;
         let e = Evpnd {
             name: name.to_string(),
             netns: ns.name().to_string(),
             config: path,
             socket,
             log,
+            args,
             daemon,
         };
         e.wait_api()?;
         Ok(e)
     }
 
-    fn spawn(netns: &str, name: &str, config: &Path, socket: &Path, log: &Path) -> Result<Daemon> {
+    fn spawn(
+        netns: &str,
+        name: &str,
+        config: &Path,
+        socket: &Path,
+        log: &Path,
+        args: &[String],
+    ) -> Result<Daemon> {
         let bin = bin_dir()?.join("evpnd");
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", netns])
@@ -131,7 +152,8 @@ impl Evpnd {
             .arg(socket)
             .arg("--state-dir")
             .arg(config.with_extension("state"))
-            .arg("-v");
+            .arg("-v")
+            .args(args);
         Daemon::spawn(name, cmd, log.to_path_buf())
     }
 
@@ -187,6 +209,7 @@ impl Evpnd {
             &self.config,
             &self.socket,
             &self.log,
+            &self.args,
         )?;
         self.wait_api()
     }

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use std::net::IpAddr;
 
-use evpn_proto::Vni;
+use evpn_proto::{Mac, Vni};
 
 use crate::model::{Change, Intent};
 use crate::observe::Observations;
@@ -60,4 +60,27 @@ pub trait Dataplane: Send {
     /// the intent or the kernel refuses; an entry we own at `ip` (a remote
     /// neighbour) must be withdrawn first, or the kernel keeps it.
     fn probe(&mut self, vni: Vni, ip: IpAddr) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Remove what the kernel itself learned about a host that moved to
+    /// another leaf (RFC 7432 §15: a remote route with a higher sequence
+    /// number won over ours): the bridge FDB entry of `mac` in `vni` when it
+    /// sits on a host port, and the ARP/ND entries of `ips` on the VNI's SVI.
+    /// Entries we wrote, static/permanent entries of an operator, and
+    /// entries that are already gone are left alone. Returns what was
+    /// deleted, rendered for the log.
+    fn purge_local(
+        &mut self,
+        vni: Vni,
+        mac: Mac,
+        ips: &[IpAddr],
+    ) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
+
+    /// Send a gratuitous ARP (IPv4) or an unsolicited Neighbour
+    /// Advertisement (IPv6) for `ip` at `mac` on the SVI of `vni`.
+    fn announce(
+        &mut self,
+        vni: Vni,
+        ip: IpAddr,
+        mac: Mac,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
 }

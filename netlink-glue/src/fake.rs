@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use evpn_proto::Vni;
+use evpn_proto::{Mac, Vni};
 
 use tokio::sync::mpsc;
 
@@ -30,6 +30,10 @@ pub struct Fake {
     pub fail: BTreeMap<Key, KernelError>,
     /// Every probe requested, in order (VNI, address).
     pub probes: Vec<(Vni, IpAddr)>,
+    /// Every purge of local entries requested, in order.
+    pub purges: Vec<(Vni, Mac, Vec<IpAddr>)>,
+    /// Every announcement requested, in order.
+    pub announced: Vec<(Vni, IpAddr, Mac)>,
     /// When set, the next dumps fail (kernel state unknown).
     pub dump_fails: bool,
     pub backend: L3Backend,
@@ -52,12 +56,24 @@ impl Fake {
             devices: BTreeSet::new(),
             history: Vec::new(),
             probes: Vec::new(),
+            purges: Vec::new(),
+            announced: Vec::new(),
             fail: BTreeMap::new(),
             dump_fails: false,
             backend: L3Backend::TableRule,
             intent: Intent::default(),
             tx,
             rx: Some(rx),
+        }
+    }
+
+    fn svi(&self, vni: Vni, what: &str) -> Result<(), Error> {
+        if self.intent.l2vnis.contains_key(&vni) {
+            Ok(())
+        } else {
+            Err(Error::Unsupported(format!(
+                "{what}: VNI {vni} is not configured"
+            )))
         }
     }
 
@@ -200,12 +216,39 @@ impl Dataplane for Fake {
     }
 
     async fn probe(&mut self, vni: Vni, ip: IpAddr) -> Result<(), Error> {
-        if !self.intent.l2vnis.contains_key(&vni) {
-            return Err(Error::Unsupported(format!(
-                "probe {ip}: VNI {vni} is not configured"
-            )));
-        }
+        self.svi(vni, "probe")?;
         self.probes.push((vni, ip));
+        Ok(())
+    }
+
+    async fn purge_local(
+        &mut self,
+        vni: Vni,
+        mac: Mac,
+        ips: &[IpAddr],
+    ) -> Result<Vec<String>, Error> {
+        self.svi(vni, "purge")?;
+        self.purges.push((vni, mac, ips.to_vec()));
+        let mut gone = Vec::new();
+        let learned = |fake: &Fake, k: &Key| matches!(fake.kernel.entries.get(k), Some(seen) if seen.owner == Owner::Learned);
+        let key = Key::BridgeFdb { vni, mac };
+        if learned(self, &key) {
+            self.kernel.entries.remove(&key);
+            gone.push(format!("fdb {mac} (vni {vni})"));
+        }
+        for ip in ips {
+            let key = Key::Neigh { vni, ip: *ip };
+            if learned(self, &key) {
+                self.kernel.entries.remove(&key);
+                gone.push(format!("neigh {ip} (vni {vni})"));
+            }
+        }
+        Ok(gone)
+    }
+
+    async fn announce(&mut self, vni: Vni, ip: IpAddr, mac: Mac) -> Result<(), Error> {
+        self.svi(vni, "announce")?;
+        self.announced.push((vni, ip, mac));
         Ok(())
     }
 

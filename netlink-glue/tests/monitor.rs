@@ -310,3 +310,86 @@ fn probe_resolves_a_silent_host_from_the_gateway_address() {
     assert!(hn.contains("00:00:5e:00:01:01"), "host neighbour: {hn}");
     println!("probe answered in {:.3} ms", took.as_secs_f64() * 1e3);
 }
+
+/// The old leaf after a move: what the kernel learned about the host (FDB
+/// on the host port, ARP entry on the SVI) is purged; what we wrote and
+/// what an operator added stay.
+#[test]
+fn purge_local_removes_only_what_the_kernel_learned() {
+    let Some(leaf) = ns("purge") else { return };
+    let h1 = host(
+        &leaf,
+        "purgeh1",
+        "h1p",
+        "02:00:00:00:00:0a",
+        "10.1.0.10/24",
+        None,
+    );
+    let cfg = config(&leaf);
+    let lname = leaf.name().to_string();
+    let h1n = h1.name().to_string();
+    let gone = leaf.block_on(move || async move {
+        let mut dp = Netlink::new(cfg).unwrap();
+        let r = dp.reconcile(&leaf_intent()).await;
+        assert!(r.ok(), "{r}");
+        sh_in(&lname, "ip link set h1p master br100");
+        // The host talks to the gateway: FDB on h1p, ARP entry on br100.
+        sh_in(&h1n, "ping -c 1 -W 2 10.1.0.1");
+        // An operator's static neighbour and one of our remote neighbours.
+        sh_in(
+            &lname,
+            "ip neigh replace 10.1.0.99 lladdr 02:00:00:00:00:99 dev br100 nud permanent",
+        );
+        let r = dp
+            .apply(
+                2,
+                &[Change::RemoteNeigh {
+                    vni: vni(100),
+                    ip: ip("10.1.0.11"),
+                    mac: Some(mac("02:00:00:00:00:0b")),
+                }],
+            )
+            .await;
+        assert!(r.ok(), "{r}");
+        let ips = [
+            ip("10.1.0.10"),
+            ip("10.1.0.99"),
+            ip("10.1.0.11"),
+            ip("10.1.0.50"),
+        ];
+        let gone = dp
+            .purge_local(vni(100), mac("02:00:00:00:00:0a"), &ips)
+            .await
+            .unwrap();
+        // A second purge finds nothing left to do.
+        let again = dp
+            .purge_local(vni(100), mac("02:00:00:00:00:0a"), &ips)
+            .await
+            .unwrap();
+        assert!(again.is_empty(), "{again:?}");
+        assert!(dp
+            .purge_local(vni(300), mac("02:00:00:00:00:0a"), &ips)
+            .await
+            .is_err());
+        gone
+    });
+    assert_eq!(
+        gone,
+        [
+            "fdb 02:00:00:00:00:0a dev h1p master br100",
+            "neigh 10.1.0.10 dev br100"
+        ],
+        "{gone:?}"
+    );
+    let fdb = leaf.sh_output("bridge fdb show br br100").unwrap();
+    let fdb = String::from_utf8_lossy(&fdb.stdout).to_string();
+    assert!(!fdb.contains("02:00:00:00:00:0a"), "{fdb}");
+    let neigh = leaf.sh_output("ip neigh show dev br100").unwrap();
+    let neigh = String::from_utf8_lossy(&neigh.stdout).to_string();
+    assert!(!neigh.contains("10.1.0.10 "), "{neigh}");
+    assert!(
+        neigh.contains("10.1.0.99 "),
+        "operator entry removed: {neigh}"
+    );
+    assert!(neigh.contains("10.1.0.11 "), "our entry removed: {neigh}");
+}

@@ -8,6 +8,11 @@
 //! evpnctl route add|del evpn imet   --rd RD --ip VTEP [--vni N] [--rt RT]...
 //! evpnctl route add|del evpn prefix --rd RD --prefix P --vni N [--gateway IP] [--router-mac MAC] [--rt RT]...
 //! evpnctl route add|del ipv4|ipv6 --prefix P [--next-hop IP]
+//! evpnctl show evpn mac [--vni N] [--mac MAC]
+//! evpnctl show evpn vni
+//! evpnctl show evpn dad
+//! evpnctl clear dad [--vni N] [--mac MAC]
+//! evpnctl trace MAC|IP
 //! evpnctl reload
 //! evpnctl decode --hex FILE|- | --pcap FILE [--local-as N] [--peer-as N] [--no-as4]
 //!                [--families F,..] [--add-path F,..]
@@ -28,7 +33,9 @@ use std::net::IpAddr;
 
 use evpn_proto::message::FamilySet;
 use evpn_proto::Family;
-use evpnd::api::{ApiFamily, Neighbors, Request, RouteQuery, RouteSpec, Routes, Summary};
+use evpnd::api::{
+    ApiFamily, EvpnDad, EvpnMacs, Neighbors, Request, RouteQuery, RouteSpec, Routes, Summary,
+};
 use evpnd::decode::render::{message_json_line, message_text, Endpoints, SessionView};
 use evpnd::decode::session::{Overrides, SessionTracker};
 use evpnd::decode::{hex, pcap};
@@ -65,6 +72,14 @@ enum Command {
     Route(RouteCmd),
     /// Re-read the config file and apply the difference.
     Reload,
+    /// Reset state.
+    #[command(subcommand)]
+    Clear(Clear),
+    /// Where a host lives: local or remote, VTEP, sequence number, routes.
+    Trace {
+        /// A MAC or an IP address.
+        target: String,
+    },
     /// Decode BGP messages from a hex dump or a packet capture (offline).
     Decode(DecodeArgs),
 }
@@ -113,6 +128,34 @@ fn parse_families(s: &str) -> Result<FamilySet, String> {
 enum Show {
     #[command(subcommand)]
     Bgp(ShowBgp),
+    #[command(subcommand)]
+    Evpn(ShowEvpn),
+}
+
+#[derive(Debug, Subcommand)]
+enum ShowEvpn {
+    /// MACs per VNI: local port or remote VTEP, sequence number, IPs.
+    Mac {
+        #[arg(long)]
+        vni: Option<u32>,
+        #[arg(long)]
+        mac: Option<String>,
+    },
+    /// L2 and L3 VNIs: RD, route targets, flood list, counts.
+    Vni,
+    /// Duplicate address detection: recent moves and frozen MACs.
+    Dad,
+}
+
+#[derive(Debug, Subcommand)]
+enum Clear {
+    /// Unfreeze duplicate MACs (all, or one VNI / one MAC).
+    Dad {
+        #[arg(long)]
+        vni: Option<u32>,
+        #[arg(long)]
+        mac: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -384,6 +427,19 @@ fn request_for(cmd: &Command) -> Option<Request> {
         Command::Route(RouteCmd::Add(spec)) => Request::RouteAdd(route_spec(spec)),
         Command::Route(RouteCmd::Del(spec)) => Request::RouteDel(route_spec(spec)),
         Command::Reload => Request::Reload,
+        Command::Show(Show::Evpn(ShowEvpn::Mac { vni, mac })) => Request::ShowEvpnMac {
+            vni: *vni,
+            mac: mac.clone(),
+        },
+        Command::Show(Show::Evpn(ShowEvpn::Vni)) => Request::ShowEvpnVni,
+        Command::Show(Show::Evpn(ShowEvpn::Dad)) => Request::ShowEvpnDad,
+        Command::Clear(Clear::Dad { vni, mac }) => Request::ClearDad {
+            vni: *vni,
+            mac: mac.clone(),
+        },
+        Command::Trace { target } => Request::Trace {
+            target: target.clone(),
+        },
         Command::Decode(_) => return None,
     })
 }
@@ -626,6 +682,16 @@ fn render(cmd: &Command, reply: &Value) -> String {
             serde_json::from_value::<Routes>(reply.clone())
                 .ok()
                 .map(|r| render_routes(&r))
+        }
+        Command::Show(Show::Evpn(ShowEvpn::Mac { .. })) => {
+            serde_json::from_value::<EvpnMacs>(reply.clone())
+                .ok()
+                .map(|m| render_evpn_macs(&m))
+        }
+        Command::Show(Show::Evpn(ShowEvpn::Dad)) => {
+            serde_json::from_value::<EvpnDad>(reply.clone())
+                .ok()
+                .map(|d| render_dad(&d))
         }
         _ => None,
     };
@@ -912,6 +978,71 @@ fn generic(out: &mut String, v: &Value, depth: usize) {
 }
 
 /// Left-aligned columns, two spaces apart.
+fn render_evpn_macs(m: &EvpnMacs) -> String {
+    let rows: Vec<Vec<String>> = m
+        .macs
+        .iter()
+        .map(|r| {
+            vec![
+                r.vni.to_string(),
+                r.mac.clone(),
+                r.location.clone(),
+                r.port
+                    .clone()
+                    .or(r.vtep.map(|v| v.to_string()))
+                    .unwrap_or_else(|| "-".into()),
+                format!("{}{}", r.seq, if r.sticky { " sticky" } else { "" }),
+                if r.frozen {
+                    "frozen".into()
+                } else {
+                    r.moves.to_string()
+                },
+                r.ips
+                    .iter()
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ]
+        })
+        .collect();
+    table(
+        &["VNI", "MAC", "Where", "Port/VTEP", "Seq", "Moves", "IPs"],
+        &rows,
+    )
+}
+
+fn render_dad(d: &EvpnDad) -> String {
+    let mut out = format!(
+        "duplicate detection {}: {} moves in {} s, freeze {}; {} moves, {} detected\n\n",
+        if d.enabled { "on" } else { "off" },
+        d.max_moves,
+        d.window_secs,
+        d.freeze_secs
+            .map_or("permanent".to_string(), |s| format!("{s} s")),
+        d.moves_total,
+        d.detected_total
+    );
+    let rows: Vec<Vec<String>> = d
+        .entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.vni.to_string(),
+                e.mac.clone(),
+                if e.frozen { "frozen" } else { "watching" }.to_string(),
+                e.moves_in_window.to_string(),
+                e.unfreeze_in_secs
+                    .map_or("-".to_string(), |s| format!("{s} s")),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &["VNI", "MAC", "State", "Moves", "Unfreeze in"],
+        &rows,
+    ));
+    out
+}
+
 fn table(head: &[&str], rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = (0..head.len())
         .map(|i| {
@@ -990,6 +1121,33 @@ mod tests {
         assert_eq!(v["family"], "ipv6");
         assert_eq!(v["route_type"], 5);
         assert!(cli.json);
+    }
+
+    #[test]
+    fn evpn_commands_build_their_requests() {
+        let req = |args: &[&str]| {
+            let cli = Cli::try_parse_from(args).unwrap();
+            serde_json::to_value(request_for(&cli.command)).unwrap()
+        };
+        let v = req(&["evpnctl", "show", "evpn", "mac", "--vni", "100"]);
+        assert_eq!(v["command"], "show-evpn-mac");
+        assert_eq!(v["vni"], 100);
+        assert_eq!(
+            req(&["evpnctl", "show", "evpn", "vni"])["command"],
+            "show-evpn-vni"
+        );
+        assert_eq!(
+            req(&["evpnctl", "show", "evpn", "dad"])["command"],
+            "show-evpn-dad"
+        );
+        let v = req(&["evpnctl", "clear", "dad", "--mac", "52:54:00:00:00:05"]);
+        assert_eq!(v["command"], "clear-dad");
+        assert_eq!(v["mac"], "52:54:00:00:00:05");
+        let v = req(&["evpnctl", "trace", "10.1.0.5"]);
+        assert_eq!(v["command"], "trace");
+        assert_eq!(v["target"], "10.1.0.5");
+        let r: Request = serde_json::from_value(v).unwrap();
+        assert!(matches!(r, Request::Trace { .. }));
     }
 
     #[test]

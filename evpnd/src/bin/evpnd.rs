@@ -50,6 +50,10 @@ struct Args {
     /// State directory; overrides the config's `state_dir`.
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    /// Do not program the kernel (no netlink): a route reflector or a
+    /// BGP-only speaker. EVPN routes are still exchanged.
+    #[arg(long)]
+    no_dataplane: bool,
     /// Seed for timer jitter (default: from the clock and pid).
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
@@ -122,7 +126,15 @@ fn run(args: &Args) -> Result<()> {
     let opts = Options::new(path, socket);
     // The core task runs on this thread (block_on); readers, writers and
     // the API clients run on the workers.
-    runtime.block_on(shell::run(core, config, opts))
+    if args.no_dataplane {
+        return runtime.block_on(shell::run(core, config, opts));
+    }
+    let dp_state = state_dir.join("dataplane.state");
+    runtime.block_on(async move {
+        let dp = netlink_glue::Netlink::new(netlink_glue::Config::new(&dp_state))
+            .with_context(|| format!("dataplane (ownership file {})", dp_state.display()))?;
+        shell::run_with_dataplane(core, config, opts, dp).await
+    })
 }
 
 /// Were we running before (RFC 4724 restarting speaker)? A marker in the

@@ -218,3 +218,177 @@ fn line_col_counts_characters() {
     assert_eq!(line_col("ab\ncd", 4), (2, 2));
     assert_eq!(line_col("é = 1", 3), (1, 3));
 }
+
+#[test]
+fn evpn_settings_parse_with_their_defaults() {
+    let c = parse(
+        r#"router_id = "10.0.0.11"
+asn = 65000
+auto_rt = "rfc8365"
+svd = { bridge = "br0", vxlan = "vxlan0" }
+
+[[vni]]
+vni = 100
+bridge = "br100"
+flooding = "static"
+static_vteps = ["10.0.0.12"]
+
+[[vni]]
+vni = 200
+bridge = "br0"
+vlan = 20
+
+[[vrf]]
+name = "t1"
+l3vni = 5000
+advertise_connected = true
+"#,
+    )
+    .unwrap();
+    assert_eq!(c.global.auto_rt, AutoRt::Rfc8365);
+    assert_eq!(c.global.svd.as_ref().unwrap().vxlan, "vxlan0");
+    assert_eq!(c.vnis[0].flooding, Flooding::Static);
+    assert_eq!(c.vnis[1].flooding, Flooding::IngressReplication);
+    assert_eq!(c.vnis[1].vlan, Some(20));
+    assert!(c.vnis[1].arp_suppress);
+    assert!(c.vrfs[0].advertise_connected);
+    assert_eq!(parse(MINIMAL).unwrap().global.auto_rt, AutoRt::AsnVni);
+}
+
+#[test]
+fn flooding_and_static_vteps_must_agree() {
+    let e = errors(
+        "router_id = \"10.0.0.1\"\nasn = 1\n[[vni]]\nvni = 100\nbridge = \"a\"\nflooding = \"static\"\n[[vni]]\nvni = 200\nbridge = \"b\"\nstatic_vteps = [\"10.0.0.2\"]\n",
+    );
+    assert_eq!(e.len(), 2, "{e:#?}");
+    assert_eq!(
+        e[0],
+        "leaf1.toml:6:12: vni[0].flooding: flooding = \"static\" needs at least one address in static_vteps"
+    );
+    assert_eq!(
+        e[1],
+        "leaf1.toml:10:16: vni[1].static_vteps: static_vteps is only used with flooding = \"static\""
+    );
+    let e = errors("router_id = \"10.0.0.1\"\nasn = 1\n[[vni]]\nvni = 100\nbridge = \"a\"\nflooding = \"multicast\"\n");
+    assert!(
+        e[0].starts_with("leaf1.toml:6:12: vni[0].flooding: unknown variant `multicast`"),
+        "{}",
+        e[0]
+    );
+}
+
+#[test]
+fn anycast_gateway_addresses_and_mac_are_checked() {
+    let e = errors(
+        r#"router_id = "10.0.0.1"
+asn = 1
+[[vni]]
+vni = 100
+bridge = "br100"
+anycast_gateway = { ipv4 = "fd00::1/64", ipv6 = "10.1.0.1/24", mac = "01:00:5e:00:00:01" }
+[[vni]]
+vni = 200
+bridge = "br200"
+anycast_gateway = { mac = "00:00:5e:00:01:01" }
+"#,
+    );
+    let joined = e.join("\n");
+    assert!(
+        joined.contains(
+            "leaf1.toml:6:28: vni[0].anycast_gateway.ipv4: fd00::1/64 is not an IPv4 prefix"
+        ),
+        "{joined}"
+    );
+    assert!(
+        joined.contains(
+            "leaf1.toml:6:49: vni[0].anycast_gateway.ipv6: 10.1.0.1/24 is not an IPv6 prefix"
+        ),
+        "{joined}"
+    );
+    assert!(joined.contains("vni[0].anycast_gateway.mac: gateway MAC 01:00:5e:00:00:01 must be unicast and non-zero"), "{joined}");
+    assert!(
+        joined.contains("leaf1.toml:10:19: vni[1].anycast_gateway: needs ipv4 or ipv6"),
+        "{joined}"
+    );
+    assert_eq!(e.len(), 4, "{joined}");
+}
+
+#[test]
+fn single_device_mode_bridges_and_vlans_are_checked() {
+    let e = errors(
+        r#"router_id = "10.0.0.1"
+asn = 1
+[[vni]]
+vni = 100
+bridge = "br0"
+vlan = 4095
+[[vni]]
+vni = 200
+bridge = "br2"
+[[vni]]
+vni = 300
+bridge = "br2"
+"#,
+    );
+    let joined = e.join("\n");
+    assert!(
+        joined.contains(
+            "leaf1.toml:6:8: vni[0].vlan: single VXLAN device mode needs an [svd] section"
+        ),
+        "{joined}"
+    );
+    assert!(
+        joined.contains("leaf1.toml:6:8: vni[0].vlan: VLAN must be 1..=4094"),
+        "{joined}"
+    );
+    assert!(
+        joined
+            .contains("leaf1.toml:12:10: vni[2].bridge: bridge \"br2\" is already used by vni[1]"),
+        "{joined}"
+    );
+    assert_eq!(e.len(), 3, "{joined}");
+}
+
+#[test]
+fn vrf_names_rts_router_mac_and_dad_window_are_checked() {
+    let e = errors(
+        r#"router_id = "10.0.0.1"
+asn = 1
+[duplicate_detection]
+window = 0
+[[vrf]]
+name = "t"
+l3vni = 5000
+router_mac = "ff:ff:ff:ff:ff:ff"
+export_rt = ["x:1"]
+[[vrf]]
+name = "t"
+l3vni = 5001
+"#,
+    );
+    let joined = e.join("\n");
+    assert!(
+        joined.contains("leaf1.toml:4:10: duplicate_detection.window: must be ≥ 1 second"),
+        "{joined}"
+    );
+    assert!(joined.contains("leaf1.toml:8:14: vrf[0].router_mac: router MAC ff:ff:ff:ff:ff:ff must be unicast and non-zero"), "{joined}");
+    assert!(
+        joined.contains("leaf1.toml:9:13: vrf[0].export_rt: bad route target"),
+        "{joined}"
+    );
+    assert!(
+        joined.contains("leaf1.toml:11:8: vrf[1].name: VRF \"t\" is configured twice"),
+        "{joined}"
+    );
+    assert_eq!(e.len(), 4, "{joined}");
+}
+
+#[test]
+fn the_commented_example_config_parses() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/leaf.toml");
+    let c = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.vnis.len(), 2);
+    assert_eq!(c.vnis[1].flooding, Flooding::Static);
+    assert!(c.vrfs[0].advertise_connected);
+    assert_eq!(c.global.duplicate_detection.max_moves, 5);
+}

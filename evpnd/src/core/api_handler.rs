@@ -35,11 +35,11 @@ fn family_of(f: ApiFamily) -> Family {
     }
 }
 
-fn error(msg: impl Into<String>) -> Value {
+pub(crate) fn error(msg: impl Into<String>) -> Value {
     serde_json::to_value(ErrorReply { error: msg.into() }).unwrap_or(Value::Null)
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> Value {
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or_else(|e| error(e.to_string()))
 }
 
@@ -88,6 +88,20 @@ impl Core {
                 self.route_del(&spec)
             }
             Request::Reload => error("reload is handled by the daemon, not the core"),
+            Request::ShowEvpnMac { vni, mac } => match self.evpn_macs(vni, mac.as_deref()) {
+                Ok(r) => to_json(&r),
+                Err(e) => error(e),
+            },
+            Request::ShowEvpnVni => to_json(&self.evpn_vnis()),
+            Request::ShowEvpnDad => to_json(&self.evpn_dad(now)),
+            Request::ClearDad { vni, mac } => match self.clear_dad(vni, mac.as_deref()) {
+                Ok(r) => to_json(&r),
+                Err(e) => error(e),
+            },
+            Request::Trace { target } => match self.trace(now, &target) {
+                Ok(r) => to_json(&r),
+                Err(e) => error(e),
+            },
         }
     }
 
@@ -246,7 +260,7 @@ impl Core {
         }
     }
 
-    fn routes(&self, q: &RouteQuery) -> Result<Routes, String> {
+    pub(crate) fn routes(&self, q: &RouteQuery) -> Result<Routes, String> {
         let family = q.family.map(family_of);
         let rd: Option<Rd> =
             q.rd.as_deref()

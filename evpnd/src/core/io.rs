@@ -10,6 +10,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use evpn_proto::{Mac, Vni};
+use netlink_glue::{Change, Intent, Observation, Report};
+
 /// Identifies one configured (or dynamically accepted) BGP neighbor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerId(pub u32);
@@ -72,6 +75,26 @@ pub enum Input {
         id: RequestId,
         request: serde_json::Value,
     },
+    /// Something the dataplane reports: a kernel observation or the result
+    /// of a request. See [`DataplaneEvent`].
+    Dataplane(DataplaneEvent),
+}
+
+/// What the dataplane tells the core. The shell forwards
+/// `netlink_glue::Observations` one by one as [`DataplaneEvent::Observed`]
+/// and every [`Report`] of `Dataplane::reconcile`/`apply` as
+/// [`DataplaneEvent::Applied`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataplaneEvent {
+    /// A kernel event, unchanged: local MAC learned/moved/aged on a bridge
+    /// port, ARP/ND entry on an SVI, link and address changes, overrun and
+    /// the full local state after a re-dump.
+    Observed(Observation),
+    /// The result of a [`DataplaneRequest::Reconcile`] or
+    /// [`DataplaneRequest::Apply`] with the generation it answers. The core
+    /// keeps the counters for `evpnctl show evpn vni`; it never assumes a
+    /// write succeeded, and asks for a full reconcile after a failure.
+    Applied(Report),
 }
 
 /// Everything the core asks the world to do.
@@ -94,5 +117,61 @@ pub enum Output {
     ApiReply {
         id: RequestId,
         reply: serde_json::Value,
+    },
+    /// Something for the dataplane (the kernel through netlink-glue).
+    Dataplane(DataplaneRequest),
+}
+
+/// What the core asks of the dataplane, in order: the shell executes the
+/// requests one after the other, in the order they were polled, because a
+/// [`DataplaneRequest::PurgeLocal`] must happen before the
+/// [`DataplaneRequest::Apply`] that follows it, and a probe after the
+/// change that removed the remote neighbour entry it would otherwise hit.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataplaneRequest {
+    /// Make the kernel match the whole desired state (`Dataplane::reconcile`).
+    /// Sent once after `Core::new`, after every `Core::reload`, after an
+    /// [`Observation::Overrun`] and after a failed apply.
+    Reconcile(Intent),
+    /// Incremental changes on top of the last intent (`Dataplane::apply`),
+    /// coalesced per `poll_output` round; the generation grows by one per
+    /// batch and per reconcile.
+    Apply {
+        generation: u64,
+        changes: Vec<Change>,
+    },
+    /// Delete the *local* (kernel-learned) entries of a host that moved
+    /// away (RFC 7432 §15: a remote route with a higher sequence number won
+    /// over ours): the bridge FDB entry of `mac` on `bridge` (on a host port,
+    /// not the VXLAN port) and the ARP/ND entries of `ips` on `svi`. Entries
+    /// we wrote (`extern_learn`, our protocol id) are not touched; an entry
+    /// that is already gone is not an error.
+    PurgeLocal {
+        vni: Vni,
+        bridge: String,
+        svi: String,
+        mac: Mac,
+        ips: Vec<IpAddr>,
+    },
+    /// Resolve `ip` on the SVI `dev` now: an ARP request (IPv4) or a
+    /// Neighbor Solicitation (IPv6) from the anycast gateway address `from`
+    /// and MAC `from_mac`. Used when a migrated VM announced itself with RARP
+    /// (no IP): the answer creates a local neighbour entry, which the core
+    /// then advertises as MAC+IP.
+    Probe {
+        vni: Vni,
+        dev: String,
+        ip: IpAddr,
+        from: IpAddr,
+        from_mac: Mac,
+    },
+    /// Announce `ip` at `mac` on `dev`: a gratuitous ARP (IPv4) or an
+    /// unsolicited Neighbor Advertisement (IPv6); sent for the anycast
+    /// gateway addresses when a VNI comes up.
+    Announce {
+        vni: Vni,
+        dev: String,
+        ip: IpAddr,
+        mac: Mac,
     },
 }

@@ -13,10 +13,14 @@
 //! - `update_out.rs` — Loc-RIB → Adj-RIB-Out: export rules (iBGP split
 //!   horizon, RFC 4456 reflection, eBGP rewrite), packing, End-of-RIB;
 //! - `rib.rs`, `best_path.rs` — tables and the decision process;
+//! - `evpn/` — the EVPN stage: MAC-VRFs and IP-VRFs, import by route
+//!   target, local learning, MAC mobility and duplicate detection, the
+//!   desired kernel state (see its module docs);
 //! - `api_handler.rs` — the JSON API; `timer.rs` — the timer table.
 
 pub mod api_handler;
 pub mod best_path;
+pub mod evpn;
 pub mod io;
 pub mod peer;
 pub mod rib;
@@ -84,6 +88,8 @@ pub struct Core {
     /// RFC 4724 §4.1 restarting speaker: our advertisements wait.
     deferring: bool,
     started: Instant,
+    /// MAC-VRFs, IP-VRFs, mobility, the desired kernel state.
+    evpn: evpn::Evpn,
 }
 
 impl Core {
@@ -116,6 +122,7 @@ impl Core {
             out: VecDeque::new(),
             deferring: options.restarting && g.graceful_restart.enabled,
             started: now,
+            evpn: evpn::Evpn::new(config, now),
         };
         if core.deferring {
             core.timers.set(
@@ -129,11 +136,14 @@ impl Core {
                 core.add_peer(now, cfg);
             }
         }
+        core.evpn.start(1);
+        core.evpn_run();
         core
     }
 
     /// Handle one input.
     pub fn handle(&mut self, now: Instant, input: Input) {
+        self.evpn.set_now(now);
         match input {
             Input::Connected {
                 conn,
@@ -159,14 +169,18 @@ impl Core {
                 let reply = self.handle_api(now, request);
                 self.out.push_back(Output::ApiReply { id, reply });
             }
+            Input::Dataplane(ev) => self.on_dataplane(now, ev),
         }
+        self.evpn_run();
     }
 
     /// Fire every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.evpn.set_now(now);
         while let Some(key) = self.timers.pop_expired(now) {
             self.on_timer(now, key);
         }
+        self.evpn_run();
     }
 
     /// The next thing to do. UPDATEs are built here, when the shell is
@@ -297,6 +311,7 @@ impl Core {
             diff.added.push(cfg.address.to_string());
             self.add_peer(now, cfg);
         }
+        self.evpn_reload(now, config);
         diff
     }
 

@@ -384,6 +384,9 @@ pub struct Rib {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BestChange {
     pub id: RouteId,
+    /// The route's key: the entry may be freed right after a withdrawal,
+    /// and the EVPN import still has to undo what the route contributed.
+    pub key: Option<RouteKey>,
     /// The best path (source, attrs) before and after.
     pub old: Option<(Source, AttrId)>,
     pub new: Option<(Source, AttrId)>,
@@ -571,8 +574,14 @@ impl Rib {
         info: &dyn Fn(Source) -> SourceInfo,
     ) -> BestChange {
         let Some(e) = self.entries.get(id as usize).and_then(Option::as_ref) else {
-            return BestChange { id, old, new: None };
+            return BestChange {
+                id,
+                key: None,
+                old,
+                new: None,
+            };
         };
+        let key = e.key;
         let is_mac_ip = matches!(e.key, RouteKey::Evpn(EvpnKey::MacIp { .. }));
         let (best, reason) = if e.paths.len() == 1 {
             (Some(0u16), Reason::OnlyPath)
@@ -594,7 +603,12 @@ impl Rib {
             e.best = best;
             e.reason = reason;
         }
-        BestChange { id, old, new }
+        BestChange {
+            id,
+            key: Some(key),
+            old,
+            new,
+        }
     }
 }
 

@@ -861,6 +861,7 @@ impl Core {
                 }
             }
             TimerKey::SelectionDeferral => self.end_deferral(),
+            TimerKey::DadUnfreeze(vni, mac) => self.on_dad_timer(now, vni, mac),
         }
     }
 

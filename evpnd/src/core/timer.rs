@@ -32,6 +32,8 @@ pub enum TimerKey {
     RefreshStale(PeerId),
     /// RFC 4724 §4.1 restarting speaker: stop deferring best path selection.
     SelectionDeferral,
+    /// RFC 7432 §15.1 duplicate detection: the freeze time of a MAC is over.
+    DadUnfreeze(evpn_proto::Vni, evpn_proto::Mac),
 }
 
 impl TimerKey {
@@ -44,7 +46,7 @@ impl TimerKey {
             | TimerKey::GrRestart(p)
             | TimerKey::GrStale(p)
             | TimerKey::RefreshStale(p) => Some(p),
-            TimerKey::SelectionDeferral => None,
+            TimerKey::SelectionDeferral | TimerKey::DadUnfreeze(..) => None,
         }
     }
 }

@@ -201,6 +201,7 @@ impl Core {
         if !change.changed() {
             return;
         }
+        self.evpn_best_changed(&change);
         for p in self.peers.values_mut() {
             if p.state.is_established() {
                 p.pending.insert(change.id);

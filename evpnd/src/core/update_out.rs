@@ -197,6 +197,9 @@ impl Core {
         if !neg.families.contains(family) || best.source == pid.0 {
             return None;
         }
+        if best.source == LOCAL && !self.evpn_export_allowed(&e.key, target.cfg.address) {
+            return None;
+        }
         let source = (best.source != LOCAL)
             .then(|| self.peers.get(&PeerId(best.source)))
             .flatten();

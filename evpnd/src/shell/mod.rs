@@ -23,6 +23,7 @@
 
 pub mod api_server;
 pub mod conn;
+pub mod dataplane;
 pub mod log;
 pub mod reload;
 pub mod sockopt;
@@ -147,6 +148,9 @@ struct Shell<E> {
     /// Inputs raised while dispatching outputs (e.g. a full writer queue),
     /// fed to the core before the next event.
     deferred: VecDeque<Input>,
+    /// The dataplane task, when one is attached (a route reflector or a
+    /// test without a kernel runs without).
+    dataplane: Option<dataplane::Handle>,
 }
 
 /// Run the daemon until SIGTERM/SIGINT. Binds the API socket and listeners
@@ -158,7 +162,39 @@ pub async fn run<E: Engine>(engine: E, config: Config, opts: Options) -> Result<
         int: Some(signal(SignalKind::interrupt()).context("SIGINT handler")?),
         hup: Some(signal(SignalKind::hangup()).context("SIGHUP handler")?),
     };
-    serve(engine, config, opts, signals, std::future::pending()).await
+    serve(
+        engine,
+        config,
+        opts,
+        signals,
+        std::future::pending(),
+        None::<netlink_glue::Fake>,
+    )
+    .await
+}
+
+/// [`run`] with a dataplane: the core's dataplane requests go to `dp`, and
+/// its observations and reports come back to the core.
+pub async fn run_with_dataplane<E: Engine, D: netlink_glue::Dataplane + 'static>(
+    engine: E,
+    config: Config,
+    opts: Options,
+    dp: D,
+) -> Result<()> {
+    let signals = Signals {
+        term: Some(signal(SignalKind::terminate()).context("SIGTERM handler")?),
+        int: Some(signal(SignalKind::interrupt()).context("SIGINT handler")?),
+        hup: Some(signal(SignalKind::hangup()).context("SIGHUP handler")?),
+    };
+    serve(
+        engine,
+        config,
+        opts,
+        signals,
+        std::future::pending(),
+        Some(dp),
+    )
+    .await
 }
 
 /// [`run`] without signal handlers, stopping gracefully when `stop`
@@ -174,7 +210,15 @@ pub async fn run_until<E: Engine>(
         int: None,
         hup: None,
     };
-    serve(engine, config, opts, signals, stop).await
+    serve(
+        engine,
+        config,
+        opts,
+        signals,
+        stop,
+        None::<netlink_glue::Fake>,
+    )
+    .await
 }
 
 struct Signals {
@@ -193,17 +237,22 @@ async fn delivered(s: &mut Option<tokio::signal::unix::Signal>) {
     }
 }
 
-async fn serve<E: Engine>(
+async fn serve<E: Engine, D: netlink_glue::Dataplane + 'static>(
     engine: E,
     config: Config,
     opts: Options,
     mut signals: Signals,
     stop: impl std::future::Future<Output = ()>,
+    dp: Option<D>,
 ) -> Result<()> {
     // The guard removes the socket file when run() returns.
     let (api_listener, _api_file) = api_server::bind(&opts.socket).context("API socket")?;
     let (events_tx, mut events_rx) = mpsc::channel(EVENT_QUEUE);
     let api_task = tokio::spawn(api_server::accept_loop(api_listener, events_tx.clone()));
+    let dataplane = match dp {
+        Some(dp) => Some(dataplane::spawn(dp, events_tx.clone()).await),
+        None => None,
+    };
 
     let mut shell = Shell {
         engine,
@@ -219,6 +268,7 @@ async fn serve<E: Engine>(
         next_accepted: ACCEPTED_CONN_BASE,
         closing: Vec::new(),
         deferred: VecDeque::new(),
+        dataplane,
     };
     shell.sync_listeners(true)?;
     info!(
@@ -316,6 +366,14 @@ impl<E: Engine> Shell<E> {
                     let _ = tx.send(reply);
                 }
                 None => debug!(request = id.0, "reply to an unknown API request"),
+            },
+            Output::Dataplane(req) => match &self.dataplane {
+                Some(dp) => {
+                    if !dp.send(req) {
+                        error!("the dataplane task has ended; kernel state is no longer updated");
+                    }
+                }
+                None => debug!(?req, "dataplane request (no dataplane attached)"),
             },
         }
     }
@@ -569,6 +627,13 @@ impl<E: Engine> Shell<E> {
             writers.push(c.writer);
         }
         let flush = self.opts.stop_flush;
+        // Queued kernel writes finish (bounded): the kernel keeps its state
+        // across the restart, so nothing is flushed here.
+        if let Some(dp) = self.dataplane.take() {
+            if tokio::time::timeout(flush, dp.stop()).await.is_err() {
+                warn!(?flush, "dataplane requests still queued at stop");
+            }
+        }
         if tokio::time::timeout(flush, async {
             for w in writers {
                 let _ = w.await;

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use evpn_proto::Vni;
+use evpn_proto::{Mac, Vni};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 use rtnetlink::{LinkUnspec, LinkVrf};
@@ -408,6 +408,35 @@ impl Netlink {
             .unwrap_or(L3Backend::TableRule)
     }
 
+    /// The SVI of `vni` (name, ifindex), reloading the link table once when
+    /// the device is not known yet.
+    async fn svi(&mut self, vni: Vni, what: &str) -> Result<(String, u32), Error> {
+        let Some(svi) = self
+            .intent
+            .l2vnis
+            .get(&vni)
+            .map(|v| v.svi_name().to_owned())
+        else {
+            return Err(Error::Unsupported(format!(
+                "{what}: VNI {vni} is not configured"
+            )));
+        };
+        if self.links.index(&svi).is_none() {
+            self.links = Links::load(&mut self.sock)
+                .await
+                .map_err(|reason| Error::Dump {
+                    what: "links".into(),
+                    reason,
+                })?;
+        }
+        match self.links.index(&svi) {
+            Some(dev) => Ok((svi, dev)),
+            None => Err(Error::Unsupported(format!(
+                "{what}: no device {svi} (VNI {vni})"
+            ))),
+        }
+    }
+
     /// Renders an op with device names (for logs and tests).
     pub fn describe(&self, key: &Key, value: Option<&Value>) -> String {
         describe(key, value, &|k| self.dev_name(k))
@@ -514,6 +543,92 @@ impl Dataplane for Netlink {
                 object: format!("neigh {ip} dev {svi}"),
                 reason: e.to_string(),
             })
+    }
+
+    async fn purge_local(
+        &mut self,
+        vni: Vni,
+        mac: Mac,
+        ips: &[IpAddr],
+    ) -> Result<Vec<String>, Error> {
+        let (svi, svi_dev) = self.svi(vni, "purge").await?;
+        let Some(v) = self.intent.l2vnis.get(&vni) else {
+            return Err(Error::Unsupported(format!(
+                "purge: VNI {vni} is not configured"
+            )));
+        };
+        let (bridge, vxlan) = (v.bridge.clone(), v.vxlan.clone());
+        let (Some(br), Some(vx)) = (self.links.index(&bridge), self.links.index(&vxlan)) else {
+            return Err(Error::Unsupported(format!(
+                "purge: no device {bridge} or {vxlan} (VNI {vni})"
+            )));
+        };
+        let mut gone = Vec::new();
+        // The bridge entry, if the kernel learned it on a host port.
+        let fdb = match self.sock.call(msg::bridge_fdb_get(br, mac), 0).await {
+            Ok(replies) => replies.into_iter().find_map(|m| match m {
+                rtnetlink::packet_route::RouteNetlinkMessage::NewNeighbour(n) => msg::fdb_rec(&n),
+                _ => None,
+            }),
+            // ENOENT: nothing learned.
+            Err(_) => None,
+        };
+        if let Some(f) = fdb {
+            let learned = !f.ext_learned()
+                && !f.sticky()
+                && !f.state.is_static()
+                && f.ifindex != vx
+                && f.ifindex != br;
+            if learned {
+                let port = self.links.name(f.ifindex).unwrap_or("?").to_owned();
+                let object = format!("fdb {mac} dev {port} master {bridge}");
+                self.sock
+                    .call(msg::del_neigh(msg::bridge_fdb_del(f.ifindex, mac)), 0)
+                    .await
+                    .map_err(|e| Error::Probe {
+                        object: object.clone(),
+                        reason: e.to_string(),
+                    })?;
+                gone.push(object);
+            }
+        }
+        for ip in ips {
+            let Ok(replies) = self.sock.call(msg::neigh_get(svi_dev, *ip), 0).await else {
+                continue;
+            };
+            let Some(n) = replies.into_iter().find_map(|m| match m {
+                rtnetlink::packet_route::RouteNetlinkMessage::NewNeighbour(n) => msg::neigh_rec(&n),
+                _ => None,
+            }) else {
+                continue;
+            };
+            let ours = n.protocol == Some(self.cfg.protocol.0);
+            if ours || n.state.is_static() {
+                continue;
+            }
+            let object = format!("neigh {ip} dev {svi}");
+            self.sock
+                .call(msg::del_neigh(msg::neigh_del(svi_dev, *ip)), 0)
+                .await
+                .map_err(|e| Error::Probe {
+                    object: object.clone(),
+                    reason: e.to_string(),
+                })?;
+            gone.push(object);
+        }
+        Ok(gone)
+    }
+
+    async fn announce(&mut self, vni: Vni, ip: IpAddr, mac: Mac) -> Result<(), Error> {
+        let (svi, dev) = self.svi(vni, "announce").await?;
+        let frame = match ip {
+            IpAddr::V4(v4) => announce::garp_frame(mac, v4),
+            IpAddr::V6(v6) => announce::unsolicited_na_frame(mac, v6),
+        };
+        announce::send_frame(dev, &frame).map_err(|e| Error::Probe {
+            object: format!("announce {ip} at {mac} on {svi}"),
+            reason: e.to_string(),
+        })
     }
 
     async fn observe(&mut self) -> Result<Observations, Error> {

@@ -210,6 +210,19 @@ pub fn neigh_probe(dev: u32, ip: IpAddr) -> NeighbourMessage {
     m
 }
 
+/// `bridge fdb get MAC br BRIDGE`: the bridge's entry for `mac`, on
+/// whichever port it lives (NDA_MASTER names the bridge).
+pub fn bridge_fdb_get(bridge: u32, mac: Mac) -> RouteNetlinkMessage {
+    let mut m = bridge_msg(0, mac, NeighbourFlags::empty(), Nud(0));
+    m.attributes.push(NeighbourAttribute::Controller(bridge));
+    RouteNetlinkMessage::GetNeighbour(m)
+}
+
+/// `ip neigh get IP dev DEV`.
+pub fn neigh_get(dev: u32, ip: IpAddr) -> RouteNetlinkMessage {
+    RouteNetlinkMessage::GetNeighbour(neigh_del(dev, ip))
+}
+
 pub fn neigh_del(dev: u32, ip: IpAddr) -> NeighbourMessage {
     let mut m = NeighbourMessage::default();
     m.header.family = family(&ip);

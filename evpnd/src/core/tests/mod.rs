@@ -3,6 +3,7 @@
 //! and fed to the other side as `Input::Message`; connects succeed at once
 //! between known addresses.
 
+mod evpn_scenarios;
 mod fsm;
 mod proptest_fsm;
 mod rib_scenarios;
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 use evpn_proto::message::{frame_len, DecodeCxt, Decoded};
 use serde_json::{json, Value};
 
-use super::io::{ConnId, Input, Output, RequestId};
+use super::io::{ConnId, DataplaneEvent, DataplaneRequest, Input, Output, RequestId};
 use super::{Core, CoreOptions};
 use crate::config::Config;
 
@@ -51,6 +52,11 @@ pub(crate) struct Node {
     pub addr: IpAddr,
     /// Drop everything this node sends (a silent peer).
     pub mute: bool,
+    /// The node's kernel: every `Reconcile`/`Apply` is applied to it and
+    /// its report fed back as `Input::Dataplane(Applied)`.
+    pub dp: netlink_glue::Fake,
+    /// Every dataplane request, in order.
+    pub dp_log: Vec<DataplaneRequest>,
 }
 
 /// Several cores connected by a perfect virtual network.
@@ -77,6 +83,8 @@ impl Net {
                 core: Core::new(&config(toml), now, i as u64 + 1),
                 addr: addr.parse().unwrap(),
                 mute: false,
+                dp: netlink_glue::Fake::new(),
+                dp_log: Vec::new(),
             })
             .collect();
         Net {
@@ -196,6 +204,27 @@ impl Net {
             }
             Output::ListenOpts { .. } => {}
             Output::ApiReply { reply, .. } => self.replies.push_back((i, reply)),
+            Output::Dataplane(r) => {
+                use netlink_glue::Dataplane;
+                self.nodes[i].dp_log.push(r.clone());
+                let report = match &r {
+                    DataplaneRequest::Reconcile(intent) => Some(futures::executor::block_on(
+                        self.nodes[i].dp.reconcile(intent),
+                    )),
+                    DataplaneRequest::Apply {
+                        generation,
+                        changes,
+                    } => Some(futures::executor::block_on(
+                        self.nodes[i].dp.apply(*generation, changes),
+                    )),
+                    _ => None,
+                };
+                if let Some(report) = report {
+                    self.nodes[i]
+                        .core
+                        .handle(now, Input::Dataplane(DataplaneEvent::Applied(report)));
+                }
+            }
         }
     }
 

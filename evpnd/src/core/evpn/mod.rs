@@ -1,0 +1,1470 @@
+//! EVPN: the stage between the BGP Loc-RIB and the kernel (DESIGN "EVPN is
+//! a stage between tables").
+//!
+//! Owns:
+//! - the instances: a MAC-VRF per L2 VNI, an IP-VRF per L3 VNI
+//!   ([`instance`]), and the route-target import index;
+//! - the remote side: every imported RT-2/RT-3/RT-5 best path, by route
+//!   key, and what it contributed (remote MACs, neighbours, flood entries,
+//!   IP-VRF routes, router MACs), so a withdrawal undoes exactly that;
+//! - the local side: MACs and ARP/ND entries learned by the kernel, the
+//!   MAC mobility sequence numbers and duplicate detection ([`mobility`]);
+//! - the desired kernel state (`netlink_glue::Intent`) and the change
+//!   batches and requests (purge, probe, announce) for the shell.
+//!
+//! Does not own: the RIB, best path, packing or sessions (the core's; local
+//! routes are handed to it as [`RibOp`]s and come back through the
+//! Loc-RIB like any other route), timers (armed through [`TimerOp`]s in the
+//! core's table), sockets and netlink (the shell's).
+//!
+//! Flow: a Loc-RIB best-path change of an EVPN route → [`Evpn::import`]
+//! → per-MAC / per-IP / per-prefix resolution → `Change`s. A kernel
+//! observation → [`Evpn::observe`] → local state → RT-2 origination (with
+//! the right sequence number) as `RibOp`s. Both ends meet in
+//! `resolve_mac`, where a remote route that wins over a local MAC (RFC
+//! 7432 §15.1) withdraws ours and purges the stale local entries.
+//!
+//! Cost per event: hash lookups by (VNI, MAC), (VNI, IP), (L3 VNI, prefix)
+//! and small ordered maps of the routes for one MAC — independent of the
+//! table size.
+
+mod api;
+mod glue;
+pub mod instance;
+pub mod mobility;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::net::IpAddr;
+use std::time::Instant;
+
+use evpn_proto::attr::{AsPath, NextHop, Origin};
+use evpn_proto::evpn::{Imet, IpPrefix, MacIp};
+use evpn_proto::pmsi::PmsiTunnel;
+use evpn_proto::{
+    Esi, EvpnKey, EvpnRoute, ExtCommunity, Ipv4Prefix, Ipv6Prefix, Label, Mac, PathAttrs, Prefix,
+    RouteTarget, TunnelType, Vni,
+};
+use ipnetwork::IpNetwork;
+use netlink_glue::{Change, Intent, Observation, RemoteMac};
+use tracing::{debug, info, warn};
+
+use super::io::DataplaneRequest;
+use super::rib::{AttrSet, NlriExtra, RouteKey};
+use crate::config::{Config, Flooding};
+use instance::{EvpnCfg, IpVrfCfg, MacVrfCfg};
+use mobility::{compare, next_seq, Claim, Dad, MoveReason};
+
+/// A local route for the core to install into or withdraw from the RIB.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RibOp {
+    Install(RouteKey, Box<AttrSet>),
+    Withdraw(RouteKey),
+}
+
+/// A duplicate-detection unfreeze timer to arm or cancel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerOp {
+    Set(Vni, Mac, Instant),
+    Cancel(Vni, Mac),
+}
+
+/// What the import needs to know about a Loc-RIB best path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PathInfo {
+    pub vtep: Option<IpAddr>,
+    pub rts: Vec<RouteTarget>,
+    pub mobility: Option<(u32, bool)>,
+    pub router_mac: Option<Mac>,
+    pub default_gw: bool,
+    pub label2: Option<Label>,
+    pub pmsi_endpoint: Option<IpAddr>,
+    /// The peer (RIB source) it came from.
+    pub source: u32,
+}
+
+impl PathInfo {
+    pub fn of(set: &AttrSet, source: u32) -> PathInfo {
+        let ext: &[ExtCommunity] = set.attrs.ext_communities.as_deref().unwrap_or(&[]);
+        PathInfo {
+            vtep: set.next_hop_addr(),
+            rts: ext.iter().filter_map(|c| c.route_target()).collect(),
+            mobility: set.mobility,
+            router_mac: set.attrs.router_mac(),
+            default_gw: ext.contains(&ExtCommunity::DefaultGateway),
+            label2: set.extra.label2,
+            pmsi_endpoint: set
+                .attrs
+                .pmsi_tunnel
+                .as_ref()
+                .and_then(PmsiTunnel::endpoint),
+            source,
+        }
+    }
+}
+
+/// One remote RT-2 for a MAC (MAC-only or MAC+IP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteCand {
+    pub vtep: IpAddr,
+    pub mac: Mac,
+    pub seq: u32,
+    pub sticky: bool,
+    /// Default-gateway extended community (RFC 7432 §10.1).
+    pub gateway: bool,
+    pub source: u32,
+}
+
+impl RemoteCand {
+    fn claim(&self) -> Claim {
+        Claim {
+            sticky: self.sticky,
+            seq: self.seq,
+            vtep: self.vtep,
+        }
+    }
+}
+
+/// The winning remote advertisement among `cands`.
+fn best<'a>(cands: impl Iterator<Item = &'a RemoteCand>) -> Option<&'a RemoteCand> {
+    cands.max_by(|a, b| compare(&a.claim(), &b.claim()))
+}
+
+/// One candidate route of an IP-VRF (RT-2 host route or RT-5 prefix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RouteCand {
+    vtep: IpAddr,
+    seq: u32,
+}
+
+#[derive(Debug, Default)]
+struct VrfRoute {
+    cands: BTreeMap<EvpnKey, RouteCand>,
+    programmed: Option<IpAddr>,
+}
+
+/// What one imported route contributed, to be undone on withdrawal.
+#[derive(Debug, Default)]
+struct Imported {
+    macs: Vec<(Vni, Mac)>,
+    ips: Vec<(Vni, IpAddr)>,
+    routes: Vec<(Vni, IpNetwork)>,
+    rmacs: Vec<(Vni, IpAddr)>,
+    flood: Vec<(Vni, IpAddr)>,
+}
+
+impl Imported {
+    fn is_empty(&self) -> bool {
+        self.macs.is_empty()
+            && self.ips.is_empty()
+            && self.routes.is_empty()
+            && self.rmacs.is_empty()
+            && self.flood.is_empty()
+    }
+}
+
+/// A MAC learned on a local bridge port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalPort {
+    pub port: String,
+    /// Static FDB entry: advertised sticky (RFC 7432 §15.2).
+    pub sticky: bool,
+}
+
+/// Everything known about one MAC in one MAC-VRF.
+#[derive(Debug, Default)]
+pub struct MacState {
+    pub local: Option<LocalPort>,
+    /// Our sequence number for this MAC (what we advertise while local).
+    pub seq: u32,
+    /// Imported remote RT-2s for this MAC, MAC-only and MAC+IP.
+    pub remote: BTreeMap<EvpnKey, RemoteCand>,
+    /// The remote MAC in the intent.
+    pub programmed: Option<RemoteMac>,
+    /// Local IPs bound to this MAC (advertised as MAC+IP).
+    pub local_ips: BTreeSet<IpAddr>,
+    /// ARP/ND entries seen for this MAC before the MAC was learned here.
+    pending_ips: BTreeSet<IpAddr>,
+    pub dad: Dad,
+}
+
+impl MacState {
+    fn unused(&self) -> bool {
+        self.local.is_none()
+            && self.remote.is_empty()
+            && self.programmed.is_none()
+            && self.pending_ips.is_empty()
+            && self.dad.total_moves == 0
+    }
+    /// The highest sequence number among the remote routes.
+    fn remote_max_seq(&self) -> Option<u32> {
+        self.remote.values().map(|c| c.seq).max()
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct IpState {
+    /// Bound to a local MAC (advertised as MAC+IP).
+    pub local_mac: Option<Mac>,
+    pending: Option<Mac>,
+    pub remote: BTreeMap<EvpnKey, RemoteCand>,
+    pub programmed: Option<Mac>,
+}
+
+impl IpState {
+    fn unused(&self) -> bool {
+        self.local_mac.is_none()
+            && self.pending.is_none()
+            && self.remote.is_empty()
+            && self.programmed.is_none()
+    }
+}
+
+/// One MAC-VRF at run time.
+#[derive(Debug)]
+pub struct MacVrf {
+    pub cfg: MacVrfCfg,
+    pub macs: HashMap<Mac, MacState>,
+    pub ips: HashMap<IpAddr, IpState>,
+}
+
+/// Counters for `evpnctl show evpn vni` and the metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counters {
+    pub moves: u64,
+    pub dad_detected: u64,
+    pub probes: u64,
+    pub purges: u64,
+    pub sticky_conflicts: u64,
+    pub applies_failed: u64,
+}
+
+/// The EVPN state of one speaker.
+#[derive(Debug)]
+pub struct Evpn {
+    pub cfg: EvpnCfg,
+    pub l2: BTreeMap<Vni, MacVrf>,
+    pub l3: BTreeMap<Vni, IpVrfCfg>,
+    by_bridge: HashMap<String, Vni>,
+    by_svi: HashMap<String, Vni>,
+    import_l2: HashMap<RouteTarget, Vec<Vni>>,
+    import_l3: HashMap<RouteTarget, Vec<Vni>>,
+    imported: HashMap<EvpnKey, Imported>,
+    vrf_routes: HashMap<(Vni, IpNetwork), VrfRoute>,
+    /// (L3 VNI, IP) of local MAC+IP hosts: never routed to a remote VTEP.
+    local_hosts: HashSet<(Vni, IpAddr)>,
+    rmac_refs: HashMap<(Vni, IpAddr), (Mac, u32)>,
+    flood_refs: HashMap<(Vni, IpAddr), u32>,
+    pub intent: Intent,
+    batch: Vec<Change>,
+    pub out: VecDeque<DataplaneRequest>,
+    pub rib_ops: VecDeque<RibOp>,
+    pub timer_ops: Vec<TimerOp>,
+    /// Local EVPN and host routes we installed.
+    pub originated: BTreeSet<RouteKey>,
+    /// Unicast host routes and the only peers they may be sent to.
+    pub host_export: HashMap<RouteKey, Vec<IpAddr>>,
+    now: Instant,
+    /// Remote MACs whose last route was withdrawn a moment ago, with the
+    /// highest sequence number and the IPs they were advertised with. A
+    /// migration often withdraws on the old leaf (its port went down)
+    /// before the VM resumes here; the learn that follows is still a move
+    /// (seq + 1) and still needs the IPs to probe. Kept [`RECENT_HOLD`].
+    recent: HashMap<(Vni, Mac), Recent>,
+    pub counters: Counters,
+    /// The last dataplane report: (generation, applied, failed).
+    pub last_report: Option<(u64, usize, usize)>,
+}
+
+/// How long a withdrawn remote MAC is remembered for a local learn that
+/// follows (see [`Evpn::recent`]).
+pub const RECENT_HOLD: std::time::Duration = std::time::Duration::from_secs(60);
+/// Bound on [`Evpn::recent`]; older entries are dropped first.
+const RECENT_MAX: usize = 65_536;
+
+/// A remote MAC that was withdrawn: when, its sequence number, its IPs.
+#[derive(Debug, Clone, Default)]
+struct Recent {
+    at: Option<Instant>,
+    seq: u32,
+    ips: BTreeSet<IpAddr>,
+}
+
+fn host_net(ip: IpAddr) -> IpNetwork {
+    IpNetwork::from(ip)
+}
+
+fn is_link_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => a.is_link_local(),
+        IpAddr::V6(a) => (a.segments()[0] & 0xffc0) == 0xfe80,
+    }
+}
+
+impl Evpn {
+    pub fn new(config: &Config, now: Instant) -> Evpn {
+        let cfg = EvpnCfg::from_config(config);
+        let mut intent = Intent {
+            svd: cfg.svd.clone(),
+            ..Intent::default()
+        };
+        let mut l2 = BTreeMap::new();
+        let mut by_bridge = HashMap::new();
+        let mut by_svi = HashMap::new();
+        let mut import_l2: HashMap<RouteTarget, Vec<Vni>> = HashMap::new();
+        for v in &cfg.l2 {
+            intent.l2vnis.insert(v.vni, v.kernel.clone());
+            if v.flooding == Flooding::Static {
+                for vtep in &v.static_vteps {
+                    intent.flood.insert((v.vni, *vtep));
+                }
+            }
+            if v.kernel.vlan.is_none() {
+                by_bridge.insert(v.bridge().to_string(), v.vni);
+                by_svi.insert(v.svi().to_string(), v.vni);
+            }
+            for rt in &v.import_rts {
+                import_l2.entry(*rt).or_default().push(v.vni);
+            }
+            l2.insert(
+                v.vni,
+                MacVrf {
+                    cfg: v.clone(),
+                    macs: HashMap::new(),
+                    ips: HashMap::new(),
+                },
+            );
+        }
+        let mut l3 = BTreeMap::new();
+        let mut import_l3: HashMap<RouteTarget, Vec<Vni>> = HashMap::new();
+        for v in &cfg.l3 {
+            intent.l3vnis.insert(v.l3vni, v.kernel.clone());
+            for rt in &v.import_rts {
+                import_l3.entry(*rt).or_default().push(v.l3vni);
+            }
+            l3.insert(v.l3vni, v.clone());
+        }
+        Evpn {
+            cfg,
+            l2,
+            l3,
+            by_bridge,
+            by_svi,
+            import_l2,
+            import_l3,
+            imported: HashMap::new(),
+            vrf_routes: HashMap::new(),
+            local_hosts: HashSet::new(),
+            rmac_refs: HashMap::new(),
+            flood_refs: HashMap::new(),
+            intent,
+            batch: Vec::new(),
+            out: VecDeque::new(),
+            rib_ops: VecDeque::new(),
+            timer_ops: Vec::new(),
+            originated: BTreeSet::new(),
+            host_export: HashMap::new(),
+            now,
+            recent: HashMap::new(),
+            counters: Counters::default(),
+            last_report: None,
+        }
+    }
+
+    /// The first requests and routes: the full intent, the gateway
+    /// announcements, IMET per ingress-replication VNI, RT-5 prefixes and
+    /// (optionally) the default-gateway MAC+IP routes.
+    pub fn start(&mut self, generation: u64) {
+        self.intent.generation = generation;
+        self.out
+            .push_back(DataplaneRequest::Reconcile(self.intent.clone()));
+        let l2: Vec<MacVrfCfg> = self.l2.values().map(|v| v.cfg.clone()).collect();
+        for v in &l2 {
+            if let Some(gw) = v.gateway() {
+                for a in &gw.addrs {
+                    self.out.push_back(DataplaneRequest::Announce {
+                        vni: v.vni,
+                        dev: v.svi().to_string(),
+                        ip: a.ip(),
+                        mac: gw.mac,
+                    });
+                }
+                if self.cfg.advertise_default_gateway {
+                    for a in gw.addrs.clone() {
+                        self.install_rt2(v.vni, gw.mac, Some(a.ip()), 0, false, true);
+                    }
+                }
+            }
+            if v.flooding == Flooding::IngressReplication {
+                self.install_imet(v);
+            }
+        }
+        let l3: Vec<IpVrfCfg> = self.l3.values().cloned().collect();
+        for v in &l3 {
+            for p in &v.prefixes {
+                self.install_rt5(v, *p);
+            }
+        }
+    }
+
+    pub fn set_now(&mut self, now: Instant) {
+        self.now = now;
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.intent.generation
+    }
+
+    // ---- dataplane output -------------------------------------------------
+
+    fn change(&mut self, c: Change) {
+        self.intent.apply(&c);
+        self.batch.push(c);
+    }
+
+    /// Close the current change batch into an `Apply` request.
+    pub fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        self.intent.generation += 1;
+        self.out.push_back(DataplaneRequest::Apply {
+            generation: self.intent.generation,
+            changes: std::mem::take(&mut self.batch),
+        });
+    }
+
+    /// Queue a request after the changes made so far.
+    fn request(&mut self, r: DataplaneRequest) {
+        self.flush();
+        self.out.push_back(r);
+    }
+
+    /// Ask for a full reconcile of the current intent (after an overrun or
+    /// a failed apply).
+    pub fn resync(&mut self) {
+        self.flush();
+        self.intent.generation += 1;
+        self.out
+            .push_back(DataplaneRequest::Reconcile(self.intent.clone()));
+    }
+
+    // ---- origination ------------------------------------------------------
+
+    fn base_attrs(ext: Vec<ExtCommunity>) -> PathAttrs {
+        let mut ext = ext;
+        ext.sort();
+        ext.dedup();
+        PathAttrs {
+            origin: Some(Origin::Igp),
+            as_path: Some(AsPath::default()),
+            ext_communities: (!ext.is_empty()).then_some(ext),
+            ..PathAttrs::default()
+        }
+    }
+
+    fn install(&mut self, key: RouteKey, set: AttrSet) {
+        self.originated.insert(key);
+        self.rib_ops.push_back(RibOp::Install(key, Box::new(set)));
+    }
+
+    fn withdraw(&mut self, key: RouteKey) {
+        if self.originated.remove(&key) {
+            self.host_export.remove(&key);
+            self.rib_ops.push_back(RibOp::Withdraw(key));
+        }
+    }
+
+    fn rt2_key(rd: evpn_proto::Rd, mac: Mac, ip: Option<IpAddr>) -> RouteKey {
+        RouteKey::Evpn(EvpnKey::MacIp {
+            rd,
+            eth_tag: 0,
+            mac,
+            ip,
+        })
+    }
+
+    fn host_key(ip: IpAddr) -> RouteKey {
+        match ip {
+            IpAddr::V4(a) => RouteKey::V4(Ipv4Prefix::host(a)),
+            IpAddr::V6(a) => RouteKey::V6(Ipv6Prefix::host(a)),
+        }
+    }
+
+    /// RT-2 (RFC 7432 §7.2, RFC 9135 §10.1 for label 2 and the router MAC).
+    fn install_rt2(
+        &mut self,
+        vni: Vni,
+        mac: Mac,
+        ip: Option<IpAddr>,
+        seq: u32,
+        sticky: bool,
+        gateway: bool,
+    ) {
+        let Some(v) = self.l2.get(&vni) else { return };
+        let l3 = v.cfg.l3vni.and_then(|x| self.l3.get(&x));
+        let mut ext = vec![ExtCommunity::Encapsulation(TunnelType::Vxlan)];
+        ext.extend(
+            v.cfg
+                .export_rts
+                .iter()
+                .map(|r| ExtCommunity::RouteTarget(*r)),
+        );
+        let mut label2 = None;
+        if let (Some(_), Some(l3)) = (ip, l3) {
+            label2 = Some(Label::from_vni(l3.l3vni));
+            ext.extend(l3.export_rts.iter().map(|r| ExtCommunity::RouteTarget(*r)));
+            ext.push(ExtCommunity::RouterMac(l3.router_mac));
+        }
+        if seq > 0 || sticky {
+            ext.push(ExtCommunity::MacMobility { seq, sticky });
+        }
+        if gateway {
+            ext.push(ExtCommunity::DefaultGateway);
+        }
+        let route = EvpnRoute::MacIp(MacIp {
+            rd: v.cfg.rd,
+            esi: Esi::ZERO,
+            eth_tag: 0,
+            mac,
+            ip,
+            label1: Label::from_vni(vni),
+            label2,
+        });
+        let set = AttrSet::new(
+            Self::base_attrs(ext),
+            Some(NextHop::from_ip(self.cfg.local_vtep)),
+            NlriExtra::of(&route),
+        );
+        let key = Self::rt2_key(v.cfg.rd, mac, ip);
+        // Host route to the core (issue: "local host /32 and /128").
+        let export = match (ip, l3.and_then(|l| l.host_export.as_ref())) {
+            (Some(ip), Some(e)) if e.allows(ip) && !gateway => Some((ip, e.peers.clone())),
+            _ => None,
+        };
+        self.install(key, set);
+        if let Some((ip, peers)) = export {
+            let hk = Self::host_key(ip);
+            let set = AttrSet::new(Self::base_attrs(Vec::new()), None, NlriExtra::default());
+            self.host_export.insert(hk, peers);
+            self.install(hk, set);
+        }
+    }
+
+    fn withdraw_rt2(&mut self, vni: Vni, mac: Mac, ip: Option<IpAddr>) {
+        let Some(v) = self.l2.get(&vni) else { return };
+        self.withdraw(Self::rt2_key(v.cfg.rd, mac, ip));
+        if let Some(ip) = ip {
+            self.withdraw(Self::host_key(ip));
+        }
+    }
+
+    /// RT-3 IMET with the PMSI tunnel for ingress replication (RFC 7432
+    /// §7.3, §11.1; RFC 8365 §5.1.3: the label carries the VNI).
+    fn install_imet(&mut self, v: &MacVrfCfg) {
+        let vtep = self.cfg.local_vtep;
+        let mut ext = vec![ExtCommunity::Encapsulation(TunnelType::Vxlan)];
+        ext.extend(v.export_rts.iter().map(|r| ExtCommunity::RouteTarget(*r)));
+        let mut attrs = Self::base_attrs(ext);
+        attrs.pmsi_tunnel = Some(PmsiTunnel::ingress_replication(
+            Label::from_vni(v.vni),
+            vtep,
+        ));
+        let route = EvpnRoute::Imet(Imet {
+            rd: v.rd,
+            eth_tag: 0,
+            originator: vtep,
+        });
+        let Some(key) = route.key() else { return };
+        let set = AttrSet::new(attrs, Some(NextHop::from_ip(vtep)), NlriExtra::of(&route));
+        self.install(RouteKey::Evpn(key), set);
+    }
+
+    /// RT-5 (RFC 9136 §3.1) with the L3 VNI as label and our router MAC.
+    fn install_rt5(&mut self, v: &IpVrfCfg, p: IpNetwork) {
+        let Some(prefix) = Prefix::new(p.network(), p.prefix()) else {
+            return;
+        };
+        let mut ext = vec![
+            ExtCommunity::Encapsulation(TunnelType::Vxlan),
+            ExtCommunity::RouterMac(v.router_mac),
+        ];
+        ext.extend(v.export_rts.iter().map(|r| ExtCommunity::RouteTarget(*r)));
+        let route = EvpnRoute::IpPrefix(IpPrefix {
+            rd: v.rd,
+            esi: Esi::ZERO,
+            eth_tag: 0,
+            prefix,
+            gateway: if prefix.is_ipv4() {
+                IpPrefix::NO_GATEWAY_V4
+            } else {
+                IpPrefix::NO_GATEWAY_V6
+            },
+            label: Label::from_vni(v.l3vni),
+        });
+        let Some(key) = route.key() else { return };
+        let set = AttrSet::new(
+            Self::base_attrs(ext),
+            Some(NextHop::from_ip(self.cfg.local_vtep)),
+            NlriExtra::of(&route),
+        );
+        self.install(RouteKey::Evpn(key), set);
+    }
+
+    /// Advertise every RT-2 of a local MAC with its current sequence number.
+    fn originate_mac(&mut self, vni: Vni, mac: Mac) {
+        let Some(st) = self.l2.get(&vni).and_then(|v| v.macs.get(&mac)) else {
+            return;
+        };
+        let Some(local) = &st.local else { return };
+        let (seq, sticky) = (st.seq, local.sticky);
+        let ips: Vec<IpAddr> = st.local_ips.iter().copied().collect();
+        self.install_rt2(vni, mac, None, seq, sticky, false);
+        for ip in ips {
+            self.install_rt2(vni, mac, Some(ip), seq, sticky, false);
+        }
+    }
+
+    // ---- import -----------------------------------------------------------
+
+    fn targets(index: &HashMap<RouteTarget, Vec<Vni>>, rts: &[RouteTarget]) -> Vec<Vni> {
+        let mut out: Vec<Vni> = rts
+            .iter()
+            .filter_map(|rt| index.get(rt))
+            .flatten()
+            .copied()
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The Loc-RIB best path of `key` changed: `path` is the new best
+    /// (`None`: withdrawn, or our own route won). Undo what the old best
+    /// contributed, import the new one, resolve what changed.
+    pub fn import(&mut self, key: EvpnKey, path: Option<PathInfo>) {
+        let mut touched = Touched::default();
+        if let Some(old) = self.imported.remove(&key) {
+            self.unimport(&key, old, &mut touched);
+        }
+        if let Some(p) = path {
+            let imp = self.import_path(&key, &p, &mut touched);
+            if !imp.is_empty() {
+                self.imported.insert(key, imp);
+            }
+        }
+        self.resolve(touched);
+    }
+
+    fn import_path(&mut self, key: &EvpnKey, p: &PathInfo, t: &mut Touched) -> Imported {
+        let mut imp = Imported::default();
+        let local_vtep = self.cfg.local_vtep;
+        let l2 = Self::targets(&self.import_l2, &p.rts);
+        let l3 = Self::targets(&self.import_l3, &p.rts);
+        match *key {
+            EvpnKey::MacIp { mac, ip, .. } => {
+                let Some(vtep) = p.vtep.filter(|v| *v != local_vtep) else {
+                    return imp;
+                };
+                let (seq, sticky) = p.mobility.unwrap_or((0, false));
+                let cand = RemoteCand {
+                    vtep,
+                    mac,
+                    seq,
+                    sticky,
+                    gateway: p.default_gw,
+                    source: p.source,
+                };
+                for vni in l2 {
+                    let Some(v) = self.l2.get_mut(&vni) else {
+                        continue;
+                    };
+                    v.macs.entry(mac).or_default().remote.insert(*key, cand);
+                    imp.macs.push((vni, mac));
+                    t.macs.push((vni, mac));
+                    if let Some(ip) = ip {
+                        v.ips.entry(ip).or_default().remote.insert(*key, cand);
+                        imp.ips.push((vni, ip));
+                        t.ips.push((vni, ip));
+                    }
+                }
+                // Symmetric IRB host route (RFC 9135 §10.1): label 2 = L3 VNI.
+                if let (Some(ip), Some(_)) = (ip, p.label2) {
+                    for l3vni in l3 {
+                        self.add_route(
+                            l3vni,
+                            host_net(ip),
+                            *key,
+                            vtep,
+                            seq,
+                            p.router_mac,
+                            &mut imp,
+                            t,
+                        );
+                    }
+                }
+            }
+            EvpnKey::Imet { originator, .. } => {
+                let vtep = p.pmsi_endpoint.unwrap_or(originator);
+                if vtep == local_vtep {
+                    return imp;
+                }
+                for vni in l2 {
+                    let ir = self
+                        .l2
+                        .get(&vni)
+                        .is_some_and(|v| v.cfg.flooding == Flooding::IngressReplication);
+                    if ir {
+                        self.flood_ref(vni, vtep, true);
+                        imp.flood.push((vni, vtep));
+                    }
+                }
+            }
+            EvpnKey::IpPrefix { prefix, .. } => {
+                let Some(vtep) = p.vtep.filter(|v| *v != local_vtep) else {
+                    return imp;
+                };
+                let Ok(net) = IpNetwork::new(prefix.addr(), prefix.prefix_len()) else {
+                    return imp;
+                };
+                for l3vni in l3 {
+                    self.add_route(l3vni, net, *key, vtep, 0, p.router_mac, &mut imp, t);
+                }
+            }
+            _ => {}
+        }
+        imp
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "one call site per route type")]
+    fn add_route(
+        &mut self,
+        l3vni: Vni,
+        net: IpNetwork,
+        key: EvpnKey,
+        vtep: IpAddr,
+        seq: u32,
+        router_mac: Option<Mac>,
+        imp: &mut Imported,
+        t: &mut Touched,
+    ) {
+        self.vrf_routes
+            .entry((l3vni, net))
+            .or_default()
+            .cands
+            .insert(key, RouteCand { vtep, seq });
+        imp.routes.push((l3vni, net));
+        t.routes.push((l3vni, net));
+        if let Some(m) = router_mac {
+            self.rmac_ref(l3vni, vtep, Some(m));
+            imp.rmacs.push((l3vni, vtep));
+        }
+    }
+
+    fn unimport(&mut self, key: &EvpnKey, old: Imported, t: &mut Touched) {
+        for (vni, mac) in old.macs {
+            if let Some(st) = self.l2.get_mut(&vni).and_then(|v| v.macs.get_mut(&mac)) {
+                if let Some(c) = st.remote.remove(key) {
+                    let r = self.recent.entry((vni, mac)).or_default();
+                    if r.at
+                        .is_none_or(|at| self.now.saturating_duration_since(at) > RECENT_HOLD)
+                    {
+                        *r = Recent::default();
+                    }
+                    r.at = Some(self.now);
+                    r.seq = r.seq.max(c.seq);
+                    if let EvpnKey::MacIp { ip: Some(ip), .. } = key {
+                        r.ips.insert(*ip);
+                    }
+                }
+            }
+            t.macs.push((vni, mac));
+        }
+        if self.recent.len() > RECENT_MAX {
+            let now = self.now;
+            self.recent.retain(|_, r| {
+                r.at.is_some_and(|at| now.saturating_duration_since(at) <= RECENT_HOLD)
+            });
+        }
+        for (vni, ip) in old.ips {
+            if let Some(st) = self.l2.get_mut(&vni).and_then(|v| v.ips.get_mut(&ip)) {
+                st.remote.remove(key);
+            }
+            t.ips.push((vni, ip));
+        }
+        for r in old.routes {
+            if let Some(vr) = self.vrf_routes.get_mut(&r) {
+                vr.cands.remove(key);
+            }
+            t.routes.push(r);
+        }
+        for (l3vni, vtep) in old.rmacs {
+            self.rmac_ref(l3vni, vtep, None);
+        }
+        for (vni, vtep) in old.flood {
+            self.flood_ref(vni, vtep, false);
+        }
+    }
+
+    /// Router MAC of a remote VTEP in an IP-VRF, reference-counted over the
+    /// routes that name it. `Some`: one more reference; `None`: one less.
+    fn rmac_ref(&mut self, l3vni: Vni, vtep: IpAddr, mac: Option<Mac>) {
+        let k = (l3vni, vtep);
+        match mac {
+            Some(m) => {
+                let e = self.rmac_refs.entry(k).or_insert((m, 0));
+                e.1 += 1;
+                let changed = e.1 == 1 || e.0 != m;
+                e.0 = m;
+                if changed {
+                    self.change(Change::RouterMac {
+                        l3vni,
+                        vtep,
+                        mac: Some(m),
+                    });
+                }
+            }
+            None => {
+                let gone = match self.rmac_refs.get_mut(&k) {
+                    Some(e) => {
+                        e.1 = e.1.saturating_sub(1);
+                        e.1 == 0
+                    }
+                    None => false,
+                };
+                if gone {
+                    self.rmac_refs.remove(&k);
+                    self.change(Change::RouterMac {
+                        l3vni,
+                        vtep,
+                        mac: None,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Flood entry from RT-3, reference-counted over the IMET routes.
+    fn flood_ref(&mut self, vni: Vni, vtep: IpAddr, add: bool) {
+        let n = self.flood_refs.entry((vni, vtep)).or_insert(0);
+        if add {
+            *n += 1;
+            if *n == 1 {
+                self.change(Change::Flood {
+                    vni,
+                    vtep,
+                    present: true,
+                });
+            }
+        } else {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.flood_refs.remove(&(vni, vtep));
+                self.change(Change::Flood {
+                    vni,
+                    vtep,
+                    present: false,
+                });
+            }
+        }
+    }
+
+    // ---- resolution -------------------------------------------------------
+
+    fn resolve(&mut self, t: Touched) {
+        for (vni, mac) in t.macs {
+            self.resolve_mac(vni, mac);
+        }
+        for (vni, ip) in t.ips {
+            self.resolve_ip(vni, ip);
+        }
+        for (l3vni, net) in t.routes {
+            self.resolve_route(l3vni, net);
+        }
+    }
+
+    /// Decide where `mac` lives (RFC 7432 §15) and program it: local (no
+    /// remote entry), or the winning remote VTEP. A remote route that beats
+    /// our local MAC means the host moved away: withdraw our routes, purge
+    /// the local entries, point at the new VTEP.
+    fn resolve_mac(&mut self, vni: Vni, mac: Mac) {
+        let local_vtep = self.cfg.local_vtep;
+        let Some(v) = self.l2.get(&vni) else { return };
+        // The anycast gateway MAC is local on every leaf: never remote,
+        // never a move.
+        if v.cfg.gateway_mac() == Some(mac) {
+            self.program_mac(vni, mac, None);
+            return;
+        }
+        let Some(st) = v.macs.get(&mac) else { return };
+        let winner = best(st.remote.values()).copied();
+        if let (Some(local), Some(w)) = (&st.local, winner) {
+            let ours = Claim {
+                sticky: local.sticky,
+                seq: st.seq,
+                vtep: local_vtep,
+            };
+            if compare(&w.claim(), &ours).is_gt() && !st.dad.is_frozen() {
+                self.moved_away(vni, mac, w);
+            }
+        }
+        let Some(st) = self.l2.get(&vni).and_then(|v| v.macs.get(&mac)) else {
+            return;
+        };
+        let want = match (&st.local, winner) {
+            (Some(_), _) | (None, None) => None,
+            (None, Some(w)) => Some(RemoteMac {
+                vtep: w.vtep,
+                sticky: w.sticky || w.gateway,
+            }),
+        };
+        self.program_mac(vni, mac, want);
+        if let Some(v) = self.l2.get_mut(&vni) {
+            if v.macs.get(&mac).is_some_and(MacState::unused) {
+                v.macs.remove(&mac);
+            }
+        }
+    }
+
+    fn program_mac(&mut self, vni: Vni, mac: Mac, want: Option<RemoteMac>) {
+        let Some(st) = self
+            .l2
+            .get_mut(&vni)
+            .map(|v| v.macs.entry(mac).or_default())
+        else {
+            return;
+        };
+        if st.programmed != want {
+            st.programmed = want;
+            self.change(Change::RemoteMac { vni, mac, to: want });
+        }
+    }
+
+    /// Our local MAC lost to `winner`: RFC 7432 §15.1 "the PE ... withdraws
+    /// its MAC/IP Advertisement route", and the kernel's local FDB and
+    /// neighbour entries are stale.
+    fn moved_away(&mut self, vni: Vni, mac: Mac, winner: RemoteCand) {
+        if self.record_move(vni, mac, MoveReason::RemoteWon) {
+            // Frozen by this move: stop processing updates for the MAC.
+            return;
+        }
+        let Some(v) = self.l2.get_mut(&vni) else {
+            return;
+        };
+        let (bridge, svi, l3vni) = (
+            v.cfg.bridge().to_string(),
+            v.cfg.svi().to_string(),
+            v.cfg.l3vni,
+        );
+        let Some(st) = v.macs.get_mut(&mac) else {
+            return;
+        };
+        st.local = None;
+        let ips: Vec<IpAddr> = std::mem::take(&mut st.local_ips).into_iter().collect();
+        for ip in &ips {
+            if let Some(is) = v.ips.get_mut(ip) {
+                is.local_mac = None;
+            }
+        }
+        info!(%vni, %mac, to = %winner.vtep, seq = winner.seq, "MAC moved away: withdrawing and purging local entries");
+        self.withdraw_rt2(vni, mac, None);
+        for ip in &ips {
+            self.withdraw_rt2(vni, mac, Some(*ip));
+            if let Some(l3) = l3vni {
+                self.local_hosts.remove(&(l3, *ip));
+                self.resolve_route(l3, host_net(*ip));
+            }
+        }
+        self.counters.purges += 1;
+        self.request(DataplaneRequest::PurgeLocal {
+            vni,
+            bridge,
+            svi,
+            mac,
+            ips: ips.clone(),
+        });
+        for ip in ips {
+            self.resolve_ip(vni, ip);
+        }
+    }
+
+    /// Count a move for duplicate detection; true when the MAC is (now)
+    /// frozen.
+    fn record_move(&mut self, vni: Vni, mac: Mac, why: MoveReason) -> bool {
+        let d = self.cfg.dad;
+        let now = self.now;
+        let Some(st) = self.l2.get_mut(&vni).and_then(|v| v.macs.get_mut(&mac)) else {
+            return false;
+        };
+        self.counters.moves += 1;
+        let froze = st
+            .dad
+            .record(now, why, d.max_moves, d.window, d.freeze, d.enabled);
+        if froze {
+            self.counters.dad_detected += 1;
+            warn!(%vni, %mac, max_moves = d.max_moves, window_secs = d.window.as_secs(),
+                "duplicate MAC detected: frozen, no further advertisements until cleared");
+            if let Some(until) = st.dad.frozen.and_then(|f| f.until) {
+                self.timer_ops.push(TimerOp::Set(vni, mac, until));
+            }
+        }
+        st.dad.is_frozen()
+    }
+
+    /// The remote neighbour for ARP/ND suppression: the winning MAC+IP
+    /// route, unless the IP (or its MAC) is local here.
+    fn resolve_ip(&mut self, vni: Vni, ip: IpAddr) {
+        let Some(v) = self.l2.get(&vni) else { return };
+        let Some(st) = v.ips.get(&ip) else { return };
+        let want = if v.cfg.is_gateway_ip(ip) || st.local_mac.is_some() {
+            None
+        } else {
+            best(st.remote.values())
+                .filter(|c| v.macs.get(&c.mac).is_none_or(|m| m.local.is_none()))
+                .map(|c| c.mac)
+        };
+        if st.programmed != want {
+            if let Some(st) = self.l2.get_mut(&vni).and_then(|v| v.ips.get_mut(&ip)) {
+                st.programmed = want;
+            }
+            self.change(Change::RemoteNeigh { vni, ip, mac: want });
+        }
+        if let Some(v) = self.l2.get_mut(&vni) {
+            if v.ips.get(&ip).is_some_and(IpState::unused) {
+                v.ips.remove(&ip);
+            }
+        }
+    }
+
+    /// An IP-VRF route: the highest sequence number, then the lowest VTEP;
+    /// a host route for a host that is local here is not installed.
+    fn resolve_route(&mut self, l3vni: Vni, net: IpNetwork) {
+        let local = net.prefix() == if net.is_ipv4() { 32 } else { 128 }
+            && self.local_hosts.contains(&(l3vni, net.ip()));
+        let Some(r) = self.vrf_routes.get_mut(&(l3vni, net)) else {
+            return;
+        };
+        let want = if local {
+            None
+        } else {
+            r.cands
+                .values()
+                .max_by(|a, b| a.seq.cmp(&b.seq).then(b.vtep.cmp(&a.vtep)))
+                .map(|c| c.vtep)
+        };
+        let changed = r.programmed != want;
+        r.programmed = want;
+        if r.cands.is_empty() && want.is_none() {
+            self.vrf_routes.remove(&(l3vni, net));
+        }
+        if changed {
+            self.change(Change::Route {
+                l3vni,
+                prefix: net,
+                vtep: want,
+            });
+        }
+    }
+
+    // ---- local learning ---------------------------------------------------
+
+    /// One kernel observation.
+    pub fn observe(&mut self, o: Observation) {
+        match o {
+            Observation::LocalMacLearned(m) => {
+                self.local_mac(&m.bridge.name, m.mac, &m.port.name, m.is_static);
+            }
+            Observation::LocalMacMoved { to, .. } => {
+                self.local_mac(&to.bridge.name, to.mac, &to.port.name, to.is_static);
+            }
+            Observation::LocalMacAged(m) => {
+                if let Some(vni) = self.by_bridge.get(&m.bridge.name).copied() {
+                    self.local_mac_gone(vni, m.mac);
+                }
+            }
+            Observation::LocalNeigh(n) => {
+                use netlink_glue::Nud;
+                let valid = !n.state.has(Nud::FAILED) && !n.state.has(Nud::INCOMPLETE);
+                if let Some(vni) = self.by_svi.get(&n.dev.name).copied() {
+                    self.local_neigh(vni, n.ip, n.mac.filter(|_| valid));
+                }
+            }
+            Observation::LocalNeighGone { dev, ip } => {
+                if let Some(vni) = self.by_svi.get(&dev.name).copied() {
+                    self.local_neigh(vni, ip, None);
+                }
+            }
+            Observation::Overrun => self.resync(),
+            Observation::LocalState { macs, neighs } => self.local_state(macs, neighs),
+            Observation::LinkChanged { .. } | Observation::AddrChanged { .. } => {}
+        }
+    }
+
+    /// A MAC on a local port (new, moved between ports, or learned over our
+    /// remote entry).
+    fn local_mac(&mut self, bridge: &str, mac: Mac, port: &str, sticky: bool) {
+        let Some(vni) = self.by_bridge.get(bridge).copied() else {
+            debug!(bridge, %mac, "local MAC on a bridge that is no VNI of ours");
+            return;
+        };
+        let Some(v) = self.l2.get_mut(&vni) else {
+            return;
+        };
+        if v.cfg.gateway_mac() == Some(mac) || mac.is_zero() || mac.is_multicast() {
+            return;
+        }
+        let st = v.macs.entry(mac).or_default();
+        if let Some(l) = &mut st.local {
+            // A move between local ports is not a mobility event (§15: only
+            // a different ES/PE bumps the sequence number).
+            let sticky_changed = l.sticky != sticky;
+            l.port = port.to_string();
+            l.sticky = sticky;
+            if sticky_changed && !st.dad.is_frozen() {
+                self.originate_mac(vni, mac);
+            }
+            return;
+        }
+        let winner = best(st.remote.values()).copied();
+        if let Some(w) = winner {
+            if w.sticky && !sticky {
+                // §15.2: a sticky MAC must not move; the kernel entry is
+                // static, so this is a race or a misbehaving host.
+                warn!(%vni, %mac, vtep = %w.vtep, "local learn of a MAC that is sticky elsewhere: ignored");
+                self.counters.sticky_conflicts += 1;
+                return;
+            }
+        }
+        st.local = Some(LocalPort {
+            port: port.to_string(),
+            sticky,
+        });
+        let pending = std::mem::take(&mut st.pending_ips);
+        // Migration: the IPs the old leaf advertised with this MAC.
+        let mut migrated: Vec<IpAddr> = Vec::new();
+        let mut frozen = st.dad.is_frozen();
+        if let Some(max) = st.remote_max_seq() {
+            // §15.1: advertise with the highest remote sequence number + 1;
+            // computed from the routes held now, never from a cached value
+            // (a stale cache could advertise a number that loses).
+            st.seq = next_seq(max).max(st.seq);
+            migrated = st
+                .remote
+                .keys()
+                .filter_map(|k| match k {
+                    EvpnKey::MacIp { ip: Some(ip), .. } => Some(*ip),
+                    _ => None,
+                })
+                .collect();
+            migrated.sort();
+            migrated.dedup();
+            info!(%vni, %mac, seq = st.seq, "MAC learned here over remote routes: advertising with a higher sequence number");
+            frozen = self.record_move(vni, mac, MoveReason::LocalLearnOverRemote);
+        } else if let Some(r) = self.recent.remove(&(vni, mac)).filter(|r| {
+            r.at.is_some_and(|at| self.now.saturating_duration_since(at) <= RECENT_HOLD)
+        }) {
+            // The old leaf withdrew before the VM resumed here (its port
+            // went down first): still a move, with the IPs to probe.
+            st.seq = next_seq(r.seq).max(st.seq);
+            migrated = r.ips.into_iter().collect();
+            info!(%vni, %mac, seq = st.seq, ips = ?migrated, "MAC learned here shortly after its remote routes were withdrawn: a move");
+            frozen = self.record_move(vni, mac, MoveReason::LocalLearnOverRemote);
+        }
+        for ip in pending {
+            self.bind_ip(vni, mac, ip);
+        }
+        self.program_mac(vni, mac, None);
+        if !frozen {
+            self.originate_mac(vni, mac);
+        }
+        // Drop the remote neighbour entries first, so the answers to the
+        // probes create local entries (a NOARP entry would stay).
+        for ip in &migrated {
+            self.resolve_ip(vni, *ip);
+        }
+        let Some(v) = self.l2.get(&vni) else { return };
+        let probes: Vec<DataplaneRequest> = migrated
+            .iter()
+            .filter(|ip| v.ips.get(ip).is_none_or(|s| s.local_mac.is_none()))
+            .filter_map(|ip| {
+                let from = v.cfg.gateway_for(*ip)?;
+                Some(DataplaneRequest::Probe {
+                    vni,
+                    dev: v.cfg.svi().to_string(),
+                    ip: *ip,
+                    from,
+                    from_mac: v.cfg.gateway_mac()?,
+                })
+            })
+            .collect();
+        for p in probes {
+            self.counters.probes += 1;
+            self.request(p);
+        }
+    }
+
+    fn local_mac_gone(&mut self, vni: Vni, mac: Mac) {
+        let Some(v) = self.l2.get_mut(&vni) else {
+            return;
+        };
+        let Some(st) = v.macs.get_mut(&mac) else {
+            return;
+        };
+        if st.local.take().is_none() {
+            return;
+        }
+        let ips: Vec<IpAddr> = std::mem::take(&mut st.local_ips).into_iter().collect();
+        let l3vni = v.cfg.l3vni;
+        self.withdraw_rt2(vni, mac, None);
+        for ip in ips {
+            self.withdraw_rt2(vni, mac, Some(ip));
+            if let Some(v) = self.l2.get_mut(&vni) {
+                if let Some(is) = v.ips.get_mut(&ip) {
+                    is.local_mac = None;
+                    // The ARP entry may outlive the FDB entry: re-advertise
+                    // if the MAC comes back.
+                    is.pending = Some(mac);
+                }
+                if let Some(st) = v.macs.get_mut(&mac) {
+                    st.pending_ips.insert(ip);
+                }
+            }
+            if let Some(l3) = l3vni {
+                self.local_hosts.remove(&(l3, ip));
+                self.resolve_route(l3, host_net(ip));
+            }
+            self.resolve_ip(vni, ip);
+        }
+        self.resolve_mac(vni, mac);
+    }
+
+    /// Bind a local IP to a local MAC and advertise the MAC+IP route.
+    fn bind_ip(&mut self, vni: Vni, mac: Mac, ip: IpAddr) {
+        let Some(v) = self.l2.get_mut(&vni) else {
+            return;
+        };
+        let l3vni = v.cfg.l3vni;
+        let Some(st) = v.macs.get_mut(&mac) else {
+            return;
+        };
+        st.local_ips.insert(ip);
+        st.pending_ips.remove(&ip);
+        let (seq, sticky, frozen) = (
+            st.seq,
+            st.local.as_ref().is_some_and(|l| l.sticky),
+            st.dad.is_frozen(),
+        );
+        let is = v.ips.entry(ip).or_default();
+        is.local_mac = Some(mac);
+        is.pending = None;
+        if !frozen {
+            self.install_rt2(vni, mac, Some(ip), seq, sticky, false);
+        }
+        if let Some(l3) = l3vni {
+            self.local_hosts.insert((l3, ip));
+            self.resolve_route(l3, host_net(ip));
+        }
+    }
+
+    /// An ARP/ND entry on an SVI: `mac` is `None` when it is gone or failed.
+    fn local_neigh(&mut self, vni: Vni, ip: IpAddr, mac: Option<Mac>) {
+        let Some(v) = self.l2.get_mut(&vni) else {
+            return;
+        };
+        if v.cfg.is_gateway_ip(ip) || is_link_local(ip) || ip.is_multicast() {
+            return;
+        }
+        let l3vni = v.cfg.l3vni;
+        let is = v.ips.entry(ip).or_default();
+        if mac.is_some() && is.local_mac == mac {
+            return;
+        }
+        let old = is.local_mac.take();
+        if let Some(pm) = is.pending.take() {
+            if let Some(m) = v.macs.get_mut(&pm) {
+                m.pending_ips.remove(&ip);
+            }
+        }
+        if let Some(om) = old {
+            if let Some(m) = v.macs.get_mut(&om) {
+                m.local_ips.remove(&ip);
+            }
+            self.withdraw_rt2(vni, om, Some(ip));
+            if let Some(l3) = l3vni {
+                self.local_hosts.remove(&(l3, ip));
+                self.resolve_route(l3, host_net(ip));
+            }
+        }
+        if let Some(m) = mac {
+            let local = self
+                .l2
+                .get(&vni)
+                .and_then(|v| v.macs.get(&m))
+                .is_some_and(|s| s.local.is_some());
+            if local {
+                self.bind_ip(vni, m, ip);
+            } else if let Some(v) = self.l2.get_mut(&vni) {
+                v.macs.entry(m).or_default().pending_ips.insert(ip);
+                if let Some(is) = v.ips.get_mut(&ip) {
+                    is.pending = Some(m);
+                }
+            }
+        }
+        self.resolve_ip(vni, ip);
+    }
+
+    /// The full local state after a (re-)dump: forget what is gone, learn
+    /// what is new.
+    fn local_state(
+        &mut self,
+        macs: Vec<netlink_glue::LocalMac>,
+        neighs: Vec<netlink_glue::LocalNeigh>,
+    ) {
+        let mut seen: HashSet<(Vni, Mac)> = HashSet::new();
+        for m in &macs {
+            if let Some(vni) = self.by_bridge.get(&m.bridge.name) {
+                seen.insert((*vni, m.mac));
+            }
+        }
+        let stale: Vec<(Vni, Mac)> = self
+            .l2
+            .iter()
+            .flat_map(|(vni, v)| {
+                v.macs
+                    .iter()
+                    .filter(|(_, s)| s.local.is_some())
+                    .map(move |(m, _)| (*vni, *m))
+            })
+            .filter(|k| !seen.contains(k))
+            .collect();
+        for (vni, mac) in stale {
+            self.local_mac_gone(vni, mac);
+        }
+        for m in macs {
+            self.local_mac(&m.bridge.name, m.mac, &m.port.name, m.is_static);
+        }
+        let mut seen_ip: HashSet<(Vni, IpAddr)> = HashSet::new();
+        for n in &neighs {
+            if let Some(vni) = self.by_svi.get(&n.dev.name) {
+                seen_ip.insert((*vni, n.ip));
+            }
+        }
+        let stale: Vec<(Vni, IpAddr)> = self
+            .l2
+            .iter()
+            .flat_map(|(vni, v)| {
+                v.ips
+                    .iter()
+                    .filter(|(_, s)| s.local_mac.is_some() || s.pending.is_some())
+                    .map(move |(ip, _)| (*vni, *ip))
+            })
+            .filter(|k| !seen_ip.contains(k))
+            .collect();
+        for (vni, ip) in stale {
+            self.local_neigh(vni, ip, None);
+        }
+        for n in neighs {
+            self.observe(Observation::LocalNeigh(n));
+        }
+    }
+
+    // ---- duplicate detection ----------------------------------------------
+
+    /// Unfreeze a MAC (freeze timer or `evpnctl clear dad`) and decide
+    /// again: a local MAC that lost meanwhile takes over with seq+1.
+    pub fn unfreeze(&mut self, vni: Vni, mac: Mac) -> bool {
+        let Some(st) = self.l2.get_mut(&vni).and_then(|v| v.macs.get_mut(&mac)) else {
+            return false;
+        };
+        if !st.dad.is_frozen() {
+            return false;
+        }
+        st.dad.clear();
+        self.timer_ops.push(TimerOp::Cancel(vni, mac));
+        info!(%vni, %mac, "duplicate MAC unfrozen");
+        if st.local.is_some() {
+            if let Some(max) = st.remote_max_seq() {
+                if max >= st.seq {
+                    st.seq = next_seq(max);
+                }
+            }
+            self.originate_mac(vni, mac);
+        }
+        self.resolve_mac(vni, mac);
+        true
+    }
+
+    /// Every frozen MAC, optionally of one VNI / one MAC.
+    pub fn frozen(&self, vni: Option<Vni>, mac: Option<Mac>) -> Vec<(Vni, Mac)> {
+        self.l2
+            .iter()
+            .filter(|(v, _)| vni.is_none_or(|x| x == **v))
+            .flat_map(|(v, s)| {
+                s.macs
+                    .iter()
+                    .filter(|(m, st)| st.dad.is_frozen() && mac.is_none_or(|x| x == **m))
+                    .map(move |(m, _)| (*v, *m))
+            })
+            .collect()
+    }
+
+    /// The local facts, to replay into a rebuilt instance on reload.
+    pub fn local_facts(&self) -> (Vec<LocalMacFact>, Vec<LocalNeighFact>) {
+        let mut macs = Vec::new();
+        let mut neighs = Vec::new();
+        for v in self.l2.values() {
+            for (m, s) in &v.macs {
+                if let Some(l) = &s.local {
+                    macs.push((v.cfg.bridge().to_string(), *m, l.port.clone(), l.sticky));
+                }
+            }
+            for (ip, s) in &v.ips {
+                if let Some(m) = s.local_mac.or(s.pending) {
+                    neighs.push((v.cfg.svi().to_string(), *ip, m));
+                }
+            }
+        }
+        (macs, neighs)
+    }
+
+    /// Replay one local MAC / neighbour (reload).
+    pub fn replay(&mut self, macs: Vec<LocalMacFact>, neighs: Vec<LocalNeighFact>) {
+        for (bridge, mac, port, sticky) in macs {
+            self.local_mac(&bridge, mac, &port, sticky);
+        }
+        for (svi, ip, mac) in neighs {
+            if let Some(vni) = self.by_svi.get(&svi).copied() {
+                self.local_neigh(vni, ip, Some(mac));
+            }
+        }
+    }
+}
+
+/// A local MAC for replay: (bridge, MAC, port, sticky).
+pub type LocalMacFact = (String, Mac, String, bool);
+/// A local neighbour for replay: (SVI, IP, MAC).
+pub type LocalNeighFact = (String, IpAddr, Mac);
+
+/// What one event touched, resolved once at the end.
+#[derive(Debug, Default)]
+struct Touched {
+    macs: Vec<(Vni, Mac)>,
+    ips: Vec<(Vni, IpAddr)>,
+    routes: Vec<(Vni, IpNetwork)>,
+}
+
+impl Evpn {
+    /// After a reload the queued `Reconcile` from `start` predates the
+    /// re-import: replace the whole queue with one reconcile of the final
+    /// intent (announcements kept).
+    pub fn resync_after_reload(&mut self) {
+        self.batch.clear();
+        self.out.retain(|r| {
+            matches!(
+                r,
+                DataplaneRequest::Announce { .. } | DataplaneRequest::Probe { .. }
+            )
+        });
+        self.out
+            .push_front(DataplaneRequest::Reconcile(self.intent.clone()));
+    }
+}

@@ -1,0 +1,333 @@
+//! An EVPN fabric in network namespaces: one spine (evpnd as route
+//! reflector), N evpnd leaves programming the real kernel, and hosts
+//! ("VMs") on the leaves' bridges that can be moved from leaf to leaf the
+//! way a live migration moves them (the host keeps its MAC and IP, its
+//! port comes up on the new leaf, it announces itself with QEMU's RARP).
+//!
+//! Addressing: leaf `i` (1-based) hangs off the spine on link `i`:
+//! spine `10.0.i.1`, leaf `10.0.i.2` (its router id and VTEP). The spine
+//! routes between the links; the underlay MTU is 9000, so the 1500-byte
+//! overlay fits with VXLAN's 50 bytes. Every L2 VNI `v` has the subnet
+//! `10.<v/100>.0.0/24`-style addressing chosen by the caller, with the
+//! anycast gateway `.1` and MAC `00:00:5e:00:01:01` on every leaf.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::json::poll_until;
+use crate::netns::{veth, Netns};
+use crate::peers::Evpnd;
+use crate::process::TestDir;
+use crate::topo::{evpnd_established, evpnd_neighbor};
+
+/// The anycast gateway MAC every leaf uses.
+pub const GATEWAY_MAC: &str = "00:00:5e:00:01:01";
+/// The fabric's AS (iBGP everywhere, the spine reflects).
+pub const FABRIC_AS: u32 = 65000;
+
+/// One L2 VNI of the fabric: VNI number and its anycast gateway
+/// (`10.1.0.1/24`).
+#[derive(Debug, Clone)]
+pub struct VniSpec {
+    pub vni: u32,
+    pub gateway: String,
+}
+
+/// A leaf: its namespace, address and daemon.
+#[derive(Debug)]
+pub struct Leaf {
+    pub evpnd: Evpnd,
+    pub ns: Netns,
+    pub vtep: String,
+    /// The spine's address on this leaf's link.
+    pub spine_addr: String,
+}
+
+/// A host ("VM"): its own namespace with `eth0`, whose peer end (`port`)
+/// lives in the namespace of the leaf it is attached to.
+#[derive(Debug)]
+pub struct Host {
+    pub ns: Netns,
+    pub mac: String,
+    /// With prefix length, e.g. `10.1.0.10/24`.
+    pub cidr: String,
+    pub vni: u32,
+    /// The leaf-side device name (unique in the fabric).
+    pub port: String,
+    /// Index into [`Fabric::leaves`].
+    pub at: usize,
+}
+
+impl Host {
+    pub fn ip(&self) -> &str {
+        self.cidr.split('/').next().unwrap_or(&self.cidr)
+    }
+}
+
+/// Spine, leaves and the scratch directory; dropped daemons first, then the
+/// namespaces (field order).
+#[derive(Debug)]
+pub struct Fabric {
+    pub spine_evpnd: Evpnd,
+    pub leaves: Vec<Leaf>,
+    pub spine: Netns,
+    pub vnis: Vec<VniSpec>,
+    pub dir: TestDir,
+}
+
+/// The `[[vni]]` sections of a leaf.
+fn vni_sections(vnis: &[VniSpec]) -> String {
+    let mut s = String::new();
+    for v in vnis {
+        s.push_str(&format!(
+            "\n[[vni]]\nvni = {}\nbridge = \"br{}\"\n\n[vni.anycast_gateway]\nipv4 = \"{}\"\nmac = \"{GATEWAY_MAC}\"\n",
+            v.vni, v.vni, v.gateway
+        ));
+    }
+    s
+}
+
+impl Fabric {
+    /// Spine + `n` leaves carrying `vnis`, sessions up, bridges created.
+    /// `leaf_extra` is more global TOML for every leaf (e.g. duplicate
+    /// detection settings).
+    pub fn new(label: &str, n: usize, vnis: &[VniSpec], leaf_extra: &str) -> Result<Fabric> {
+        if n == 0 || n > 200 {
+            bail!("a fabric has 1..=200 leaves, not {n}");
+        }
+        let dir = TestDir::new(label)?;
+        let spine = Netns::new()?;
+        spine.enable_forwarding()?;
+        let mut leaf_ns = Vec::new();
+        for i in 1..=n {
+            let ns = Netns::new()?;
+            let (s4, l4) = (format!("10.0.{i}.1"), format!("10.0.{i}.2"));
+            veth(
+                &spine,
+                &format!("l{i}"),
+                &[&format!("{s4}/24")],
+                &ns,
+                "eth0",
+                &[&format!("{l4}/24")],
+                9000,
+            )?;
+            ns.route("10.0.0.0/16", &s4)?;
+            leaf_ns.push((ns, l4, s4));
+        }
+        let mut rr_neighbors = String::new();
+        for (_, l4, _) in &leaf_ns {
+            rr_neighbors.push_str(&evpnd_neighbor(
+                l4,
+                FABRIC_AS,
+                &["evpn", "ipv4"],
+                "route_reflector_client = true",
+            ));
+        }
+        let spine_cfg = format!(
+            "router_id = \"10.0.1.1\"\nasn = {FABRIC_AS}\nconnect_retry = 1\n{rr_neighbors}"
+        );
+        let spine_evpnd =
+            Evpnd::start_with(&spine, &dir, "spine", &spine_cfg, &["--no-dataplane"])?;
+        let mut leaves = Vec::new();
+        for (i, (ns, l4, s4)) in leaf_ns.into_iter().enumerate() {
+            let cfg = format!(
+                "router_id = \"{l4}\"\nasn = {FABRIC_AS}\nconnect_retry = 1\nvtep_address = \"{l4}\"\n{leaf_extra}\n{}{}",
+                evpnd_neighbor(&s4, FABRIC_AS, &["evpn", "ipv4"], ""),
+                vni_sections(vnis)
+            );
+            let evpnd = Evpnd::start_with(&ns, &dir, &format!("leaf{}", i + 1), &cfg, &[])?;
+            leaves.push(Leaf {
+                evpnd,
+                ns,
+                vtep: l4,
+                spine_addr: s4,
+            });
+        }
+        let f = Fabric {
+            spine_evpnd,
+            leaves,
+            spine,
+            vnis: vnis.to_vec(),
+            dir,
+        };
+        f.wait_ready()?;
+        Ok(f)
+    }
+
+    /// Every leaf has its bridges and an established session to the spine.
+    fn wait_ready(&self) -> Result<()> {
+        for l in &self.leaves {
+            for v in &self.vnis {
+                let br = format!("br{}", v.vni);
+                poll_until(
+                    &format!("{br} on {}", l.evpnd.name),
+                    Duration::from_secs(10),
+                    Duration::from_millis(50),
+                    || Ok(l.ns.ip(&["link", "show", &br]).ok()),
+                )
+                .with_context(|| l.evpnd.log())?;
+            }
+            evpnd_established(&l.evpnd, &l.spine_addr).with_context(|| l.evpnd.log())?;
+        }
+        Ok(())
+    }
+
+    /// A host on leaf `at` (index) in `vni`.
+    pub fn host(&self, at: usize, vni: u32, port: &str, mac: &str, cidr: &str) -> Result<Host> {
+        let ns = Netns::new()?;
+        let leaf = self
+            .leaves
+            .get(at)
+            .with_context(|| format!("no leaf {at}"))?;
+        veth(&leaf.ns, port, &[], &ns, "eth0", &[], 1500)?;
+        ns.ip(&["link", "set", "eth0", "down"])?;
+        ns.ip(&["link", "set", "eth0", "address", mac])?;
+        ns.addr("eth0", cidr)?;
+        ns.ip(&["link", "set", "eth0", "up"])?;
+        let gw = self
+            .vnis
+            .iter()
+            .find(|v| v.vni == vni)
+            .map(|v| v.gateway.split('/').next().unwrap_or_default().to_string())
+            .with_context(|| format!("VNI {vni} is not in the fabric"))?;
+        ns.ip(&["route", "add", "default", "via", &gw])?;
+        leaf.ns
+            .ip(&["link", "set", port, "master", &format!("br{vni}"), "up"])?;
+        Ok(Host {
+            ns,
+            mac: mac.to_string(),
+            cidr: cidr.to_string(),
+            vni,
+            port: port.to_string(),
+            at,
+        })
+    }
+
+    /// Live-migrate `h` to leaf `to`: its port leaves the old leaf (the
+    /// link goes down there, as when QEMU stops the source), comes up on
+    /// the new leaf's bridge, and the VM announces itself with RARP as QEMU
+    /// does after a resume (first frame at once; the others follow on
+    /// QEMU's schedule in the background). Returns when the port is up on
+    /// the new leaf, with that instant.
+    pub fn migrate(&self, h: &mut Host, to: usize) -> Result<Instant> {
+        let from = &self.leaves[h.at];
+        let dst = self
+            .leaves
+            .get(to)
+            .with_context(|| format!("no leaf {to}"))?;
+        from.ns
+            .ip(&["link", "set", &h.port, "netns", dst.ns.name()])?;
+        dst.ns.ip(&[
+            "link",
+            "set",
+            &h.port,
+            "master",
+            &format!("br{}", h.vni),
+            "up",
+        ])?;
+        let up = Instant::now();
+        h.at = to;
+        rarp_announce(&h.ns, &h.mac)?;
+        Ok(up)
+    }
+}
+
+/// QEMU's self-announce after a resume: RARP frames (ethertype 0x8035,
+/// reverse request, sender = target = the VM's MAC) at 0, 50, 200, 450 and
+/// 800 ms. The first is sent before this returns; the rest from a thread.
+pub fn rarp_announce(host: &Netns, mac: &str) -> Result<()> {
+    let m = parse_mac(mac)?;
+    let mut f = Vec::with_capacity(60);
+    f.extend_from_slice(&[0xff; 6]);
+    f.extend_from_slice(&m);
+    f.extend_from_slice(&0x8035u16.to_be_bytes());
+    f.extend_from_slice(&1u16.to_be_bytes()); // Ethernet
+    f.extend_from_slice(&0x0800u16.to_be_bytes());
+    f.extend_from_slice(&[6, 4]);
+    f.extend_from_slice(&3u16.to_be_bytes()); // reverse request
+    f.extend_from_slice(&m);
+    f.extend_from_slice(&[0; 4]);
+    f.extend_from_slice(&m);
+    f.extend_from_slice(&[0; 4]);
+    f.resize(60, 0);
+    let path = format!("/run/netns/{}", host.name());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let sock = match packet_socket_in(&path, "eth0") {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        };
+        let start = Instant::now();
+        for (k, at_ms) in [0u64, 50, 200, 450, 800].into_iter().enumerate() {
+            let due = start + Duration::from_millis(at_ms);
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            let r = send_on(&sock, &f);
+            if k == 0 {
+                let _ = tx.send(r);
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(5))
+        .context("RARP sender did not report")?
+}
+
+fn parse_mac(s: &str) -> Result<[u8; 6]> {
+    let parts: Vec<u8> = s
+        .split(':')
+        .map(|p| u8::from_str_radix(p, 16))
+        .collect::<std::result::Result<_, _>>()
+        .with_context(|| format!("bad MAC {s}"))?;
+    <[u8; 6]>::try_from(parts).map_err(|_| anyhow::anyhow!("bad MAC {s}"))
+}
+
+/// An AF_PACKET socket bound to `dev` in the namespace at `path` (this
+/// thread enters the namespace; use a dedicated thread).
+fn packet_socket_in(path: &str, dev: &str) -> Result<(OwnedFd, i32)> {
+    let ns = std::fs::File::open(path).with_context(|| format!("open {path}"))?;
+    // SAFETY: setns on an open namespace fd; only this thread changes.
+    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("setns");
+    }
+    let name = std::ffi::CString::new(dev).context("device name")?;
+    // SAFETY: plain libc calls; results checked.
+    let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    if ifindex == 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("no device {dev}"));
+    }
+    // SAFETY: socket(2); the fd is owned right after the check.
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).context("AF_PACKET socket");
+    }
+    // SAFETY: fd is a fresh socket we own.
+    Ok((unsafe { OwnedFd::from_raw_fd(fd) }, ifindex as i32))
+}
+
+fn send_on(sock: &(OwnedFd, i32), frame: &[u8]) -> Result<()> {
+    // SAFETY: sockaddr_ll is plain data; zero is valid.
+    let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    addr.sll_family = libc::AF_PACKET as u16;
+    addr.sll_ifindex = sock.1;
+    addr.sll_halen = 6;
+    addr.sll_addr[..6].copy_from_slice(&frame[..6]);
+    // SAFETY: buffers valid for the lengths given.
+    let n = unsafe {
+        libc::sendto(
+            sock.0.as_raw_fd(),
+            frame.as_ptr().cast(),
+            frame.len(),
+            0,
+            (&addr as *const libc::sockaddr_ll).cast(),
+            std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error()).context("send RARP");
+    }
+    Ok(())
+}
