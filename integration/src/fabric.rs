@@ -331,3 +331,91 @@ fn send_on(sock: &(OwnedFd, i32), frame: &[u8]) -> Result<()> {
     }
     Ok(())
 }
+
+/// Run `cmd` with `sh -c` in `ns`; its stdout (empty on failure).
+pub fn sh(ns: &Netns, cmd: &str) -> String {
+    ns.command("sh")
+        .args(["-c", cmd])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// Where `leaf`'s kernel sends `mac` in `vni` (bridge `br<vni>`):
+/// `Some("local:<port>")`, `Some("remote:<vtep>")` or `None`.
+pub fn fdb_of(leaf: &Netns, vni: u32, mac: &str) -> Option<String> {
+    // Lists the bridge's entries and the ports' own (self) entries, each
+    // with `dev PORT`.
+    let fdb = sh(leaf, &format!("bridge fdb show br br{vni}"));
+    let master = format!("master br{vni}");
+    let mut port = None;
+    let mut dst = None;
+    for l in fdb.lines().filter(|l| l.starts_with(mac)) {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        let dev = w
+            .iter()
+            .position(|x| *x == "dev")
+            .and_then(|i| w.get(i + 1));
+        if let Some(d) = w
+            .iter()
+            .position(|x| *x == "dst")
+            .and_then(|i| w.get(i + 1))
+        {
+            dst = Some(d.to_string());
+        } else if l.contains(&master) {
+            if let Some(d) = dev {
+                port = Some(d.to_string());
+            }
+        }
+    }
+    let vxlan = format!("vxlan{vni}");
+    match port {
+        Some(p) if p == vxlan => dst.map(|d| format!("remote:{d}")),
+        Some(p) => Some(format!("local:{p}")),
+        None => None,
+    }
+}
+
+/// The neighbour entry of `ip` on `br<vni>` as `(mac, ours)`; ours means
+/// written by evpnd (`extern_learn`: a remote MAC+IP route).
+pub fn neigh_of(leaf: &Netns, vni: u32, ip: &str) -> Option<(String, bool)> {
+    let out = sh(leaf, &format!("ip neigh show {ip} dev br{vni}"));
+    let l = out.lines().next()?;
+    let w: Vec<&str> = l.split_whitespace().collect();
+    let mac = w
+        .iter()
+        .position(|x| *x == "lladdr")
+        .and_then(|i| w.get(i + 1))?;
+    Some((mac.to_string(), l.contains("extern_learn")))
+}
+
+/// `ping -i 0.01` from `h` to `dst`, `count` packets, in the background.
+pub fn pinger(h: &Host, dst: &str, count: u32) -> Result<std::process::Child> {
+    h.ns.command("ping")
+        .args(["-n", "-i", "0.01", "-W", "1", "-c", &count.to_string(), dst])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("start ping")
+}
+
+/// Waits for a [`pinger`]: the longest run of missing replies (packets)
+/// and the number of replies seen.
+pub fn loss(child: std::process::Child, sent: u32) -> Result<(u32, u32)> {
+    let out = child.wait_with_output().context("ping")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut seqs: Vec<u32> = text
+        .lines()
+        .filter_map(|l| l.split("icmp_seq=").nth(1))
+        .filter_map(|s| s.split_whitespace().next()?.parse().ok())
+        .collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    let mut worst = 0;
+    let mut prev = 0;
+    for s in seqs.iter().copied().chain([sent + 1]) {
+        worst = worst.max(s.saturating_sub(prev + 1));
+        prev = s;
+    }
+    Ok((worst, seqs.len() as u32))
+}

@@ -30,12 +30,16 @@ fn find_bins() -> Result<PathBuf> {
         return Ok(PathBuf::from(d));
     }
     let exe = std::env::current_exe().context("locate the test executable")?;
-    // target/<profile>/deps/<test> → target/<profile>
-    let dir = exe
+    // target/<profile>/deps/<test> or target/<profile>/<bin> → target/<profile>
+    let parent = exe
         .parent()
-        .and_then(Path::parent)
-        .ok_or_else(|| anyhow!("unexpected test executable path {}", exe.display()))?
-        .to_path_buf();
+        .ok_or_else(|| anyhow!("unexpected executable path {}", exe.display()))?;
+    let dir = if parent.file_name().and_then(|n| n.to_str()) == Some("deps") {
+        parent.parent().unwrap_or(parent)
+    } else {
+        parent
+    }
+    .to_path_buf();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.args(["build", "--quiet", "-p", "evpnd", "--bins"]);

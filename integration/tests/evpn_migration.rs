@@ -13,50 +13,22 @@
     reason = "integration test: a failed setup step is a test failure"
 )]
 
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use integration::fabric::{Fabric, Host, VniSpec, GATEWAY_MAC};
 use integration::{skip_unless, Netns};
 
 fn sh(ns: &Netns, cmd: &str) -> String {
-    let out = ns.command("sh").args(["-c", cmd]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    integration::fabric::sh(ns, cmd)
 }
 
-/// Where `leaf`'s kernel sends `mac` in VNI 100: `Some("local:<port>")`,
-/// `Some("remote:<vtep>")` or `None`.
 fn fdb_of(leaf: &Netns, mac: &str) -> Option<String> {
-    let fdb = sh(
-        leaf,
-        "bridge fdb show br br100; bridge fdb show dev vxlan100",
-    );
-    let mut port = None;
-    let mut dst = None;
-    for l in fdb.lines().filter(|l| l.starts_with(mac)) {
-        let w: Vec<&str> = l.split_whitespace().collect();
-        let dev = w.iter().position(|x| *x == "dev").map(|i| w[i + 1]);
-        if let Some(i) = w.iter().position(|x| *x == "dst") {
-            dst = Some(w[i + 1].to_string());
-        } else if l.contains("master br100") && dev.is_some() {
-            port = dev.map(str::to_string);
-        }
-    }
-    match port.as_deref() {
-        Some("vxlan100") => dst.map(|d| format!("remote:{d}")),
-        Some(p) => Some(format!("local:{p}")),
-        None => None,
-    }
+    integration::fabric::fdb_of(leaf, 100, mac)
 }
 
-/// The neighbour entry of `ip` on br100 as `(mac, ours)`, where ours means
-/// written by evpnd (extern_learn, i.e. a remote MAC+IP route).
 fn neigh_of(leaf: &Netns, ip: &str) -> Option<(String, bool)> {
-    let out = sh(leaf, &format!("ip neigh show {ip} dev br100"));
-    let l = out.lines().next()?;
-    let w: Vec<&str> = l.split_whitespace().collect();
-    let mac = w.iter().position(|x| *x == "lladdr").map(|i| w[i + 1])?;
-    Some((mac.to_string(), l.contains("extern_learn")))
+    integration::fabric::neigh_of(leaf, 100, ip)
 }
 
 /// Poll (1 ms apart, bounded) until `f` holds; the time it took. On a
@@ -87,34 +59,12 @@ fn until(fab: &Fabric, what: &str, limit: Duration, mut f: impl FnMut() -> bool)
     panic!("{what}: not within {limit:?}");
 }
 
-/// `ping -i 0.01` for at most `count` packets, in the background.
 fn pinger(h: &Host, dst: &str, count: u32) -> Child {
-    h.ns.command("ping")
-        .args(["-n", "-i", "0.01", "-W", "1", "-c", &count.to_string(), dst])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    integration::fabric::pinger(h, dst, count).unwrap()
 }
 
-/// The longest run of missing replies, in packets, and the replies seen.
 fn loss(child: Child, sent: u32) -> (u32, u32) {
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut seqs: Vec<u32> = text
-        .lines()
-        .filter_map(|l| l.split("icmp_seq=").nth(1))
-        .filter_map(|s| s.split_whitespace().next()?.parse().ok())
-        .collect();
-    seqs.sort_unstable();
-    seqs.dedup();
-    let mut worst = 0;
-    let mut prev = 0;
-    for s in seqs.iter().copied().chain([sent + 1]) {
-        worst = worst.max(s.saturating_sub(prev + 1));
-        prev = s;
-    }
-    (worst, seqs.len() as u32)
+    integration::fabric::loss(child, sent).unwrap()
 }
 
 #[test]

@@ -1182,9 +1182,10 @@ impl Evpn {
             self.resolve_ip(vni, *ip);
         }
         let Some(v) = self.l2.get(&vni) else { return };
+        // Every migrated IP is probed, also one still bound here from an
+        // earlier stay: its kernel entry went away when the VM left.
         let probes: Vec<DataplaneRequest> = migrated
             .iter()
-            .filter(|ip| v.ips.get(ip).is_none_or(|s| s.local_mac.is_none()))
             .filter_map(|ip| {
                 let from = v.cfg.gateway_for(*ip)?;
                 Some(DataplaneRequest::Probe {
