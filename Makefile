@@ -47,7 +47,7 @@ fuzz:
 	@scripts/fuzz.sh 300
 
 demo:
-	@scripts/demo.sh
+	@scripts/demo.sh $(ARGS)
 
 clean-netns:
 	@for ns in $$(ip netns list | awk '{print $$1}' | grep -E '^evt'); do ip netns del $$ns; done; true
