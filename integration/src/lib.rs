@@ -21,6 +21,7 @@
 //! ```
 
 pub mod cleanup;
+pub mod inject;
 pub mod json;
 pub mod netns;
 pub mod peers;

@@ -96,6 +96,8 @@ pub struct Evpnd {
     pub config: PathBuf,
     pub socket: PathBuf,
     log: PathBuf,
+    /// Extra environment (e.g. `RUST_LOG=info` for benchmarks).
+    env: Vec<(String, String)>,
     daemon: Daemon,
 }
 
@@ -104,25 +106,50 @@ impl Evpnd {
     /// `evpnd -c … --socket dir/NAME.sock -v` inside `ns`; waits until the
     /// API answers.
     pub fn start(ns: &Netns, dir: &TestDir, name: &str, config: &str) -> Result<Evpnd> {
+        Self::start_with_env(ns, dir, name, config, &[])
+    }
+
+    /// [`Evpnd::start`] with extra environment variables; `RUST_LOG`
+    /// overrides the `-v` (debug) level, e.g. `RUST_LOG=info` for benchmarks.
+    pub fn start_with_env(
+        ns: &Netns,
+        dir: &TestDir,
+        name: &str,
+        config: &str,
+        env: &[(&str, &str)],
+    ) -> Result<Evpnd> {
         let path = dir.write(&format!("{name}.toml"), config)?;
         let socket = dir.path().join(format!("{name}.sock"));
         let log = dir.path().join(format!("{name}.log"));
-        let daemon = Self::spawn(ns.name(), name, &path, &socket, &log)?;
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let daemon = Self::spawn(ns.name(), name, &path, &socket, &log, &env)?;
         let e = Evpnd {
             name: name.to_string(),
             netns: ns.name().to_string(),
             config: path,
             socket,
             log,
+            env,
             daemon,
         };
         e.wait_api()?;
         Ok(e)
     }
 
-    fn spawn(netns: &str, name: &str, config: &Path, socket: &Path, log: &Path) -> Result<Daemon> {
+    fn spawn(
+        netns: &str,
+        name: &str,
+        config: &Path,
+        socket: &Path,
+        log: &Path,
+        env: &[(String, String)],
+    ) -> Result<Daemon> {
         let bin = bin_dir()?.join("evpnd");
         let mut cmd = Command::new("ip");
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd.args(["netns", "exec", netns])
             .arg(bin)
             .arg("-c")
@@ -174,6 +201,10 @@ impl Evpnd {
         &mut self.daemon
     }
 
+    pub fn pid(&self) -> Option<u32> {
+        self.daemon.pid()
+    }
+
     pub fn log(&self) -> String {
         self.daemon.log()
     }
@@ -187,6 +218,7 @@ impl Evpnd {
             &self.config,
             &self.socket,
             &self.log,
+            &self.env,
         )?;
         self.wait_api()
     }
@@ -309,6 +341,11 @@ impl Frr {
     pub fn bgpd_daemon(&mut self) -> Option<&mut Daemon> {
         self.bgpd.as_mut()
     }
+
+    /// Process id of bgpd (while it runs).
+    pub fn bgpd_pid(&self) -> Option<u32> {
+        self.bgpd.as_ref().and_then(Daemon::pid)
+    }
 }
 
 fn frr_daemon(netns: &str, which: &str, conf: &Path, dir: &Path) -> Result<Daemon> {
@@ -405,5 +442,9 @@ impl Gobgp {
 
     pub fn daemon(&mut self) -> &mut Daemon {
         &mut self.daemon
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.daemon.pid()
     }
 }
