@@ -68,6 +68,8 @@ struct Row {
     target: u64,
     /// Seconds from the first UPDATE to all routes in the Loc-RIB, if done.
     secs: Option<f64>,
+    /// When the route count was first complete (`secs` also waits for idle).
+    counted: Option<f64>,
     reached: u64,
     cap: Duration,
     cpu: f64,
@@ -203,6 +205,25 @@ fn start_dut(
     })
 }
 
+/// Seconds from `first` until the last time `pid`'s CPU time advanced
+/// before 300 ms without any advance (clock ticks are 10 ms); `None` if it
+/// never goes idle before `first + cap`.
+fn settle(pid: u32, first: Instant, cap: Duration) -> Option<f64> {
+    let mut last = cpu_seconds(pid)?;
+    let mut changed = Instant::now();
+    while first.elapsed() < cap {
+        std::thread::sleep(Duration::from_millis(20));
+        let c = cpu_seconds(pid)?;
+        if c > last {
+            last = c;
+            changed = Instant::now();
+        } else if changed.elapsed() >= Duration::from_millis(300) {
+            return Some(changed.duration_since(first).as_secs_f64());
+        }
+    }
+    None
+}
+
 fn mib(pid: Option<u32>) -> f64 {
     pid.and_then(|p| status_kib(p, "VmHWM"))
         .map_or(0.0, |k| k as f64 / 1024.0)
@@ -255,14 +276,25 @@ fn direct(kind: Kind, link_no: u8, w: &Workload, cap: Duration) -> Result<Row> {
             break;
         }
     }
+    // The count can run ahead of the work (FRR counts a prefix when it
+    // is received and selects best paths from a work queue): the run ends
+    // when the daemon's CPU time stops advancing as well.
+    let settled = match (done, s.first_update.get()) {
+        (Some(_), Some(first)) => settle(pid, *first, cap).map(|t| t.max(done.unwrap_or(0.0))),
+        _ => None,
+    };
     let cpu = cpu_seconds(pid).unwrap_or(0.0) - cpu0;
     let hwm_mib = mib(Some(pid));
     s.stop();
     drop(dut);
+    if done.is_some() && settled.is_none() {
+        note = "routes counted but the CPU did not go idle within the cap".into();
+    }
     Ok(Row {
         name: kind.label().to_string(),
         target,
-        secs: done,
+        secs: settled,
+        counted: done,
         reached,
         cap,
         cpu,
@@ -358,6 +390,10 @@ fn reflect(kind: Kind, link_no: u8, w: &Workload, clients: u8, cap: Duration) ->
         }
     }
     let reached = sessions.iter().map(|s| s.stats.routes()).min().unwrap_or(0);
+    // Wait for the RR to go idle too, for the CPU figure.
+    if let Some(first) = injector.first_update.get() {
+        let _ = settle(pid, *first, cap);
+    }
     let cpu = cpu_seconds(pid).unwrap_or(0.0) - cpu0;
     let hwm_mib = mib(Some(pid));
     injector.stop();
@@ -369,6 +405,7 @@ fn reflect(kind: Kind, link_no: u8, w: &Workload, clients: u8, cap: Duration) ->
         name: format!("{} as RR, {clients} clients", kind.label()),
         target,
         secs: done,
+        counted: done,
         reached,
         cap,
         cpu,
@@ -380,8 +417,8 @@ fn reflect(kind: Kind, link_no: u8, w: &Workload, clients: u8, cap: Duration) ->
 fn print_table(title: &str, rows: &[Row]) {
     println!("\n{title}");
     println!(
-        "{:<26} {:>9} {:>16} {:>11} {:>8} {:>13}",
-        "daemon", "routes", "to Loc-RIB", "routes/s", "CPU s", "peak RSS"
+        "{:<26} {:>9} {:>11} {:>11} {:>11} {:>8} {:>13}",
+        "daemon", "routes", "counted", "to Loc-RIB", "routes/s", "CPU s", "peak RSS"
     );
     for r in rows {
         let (t, rate) = match (r.secs, r.rate()) {
@@ -391,9 +428,12 @@ fn print_table(title: &str, rows: &[Row]) {
                 format!("<{:.0}", r.reached as f64 / r.cap.as_secs_f64()),
             ),
         };
+        let counted = r
+            .counted
+            .map_or_else(|| "-".to_string(), |c| format!("{c:.2} s"));
         println!(
-            "{:<26} {:>9} {:>16} {:>11} {:>8.2} {:>9.0} MiB",
-            r.name, r.target, t, rate, r.cpu, r.hwm_mib
+            "{:<26} {:>9} {:>11} {:>11} {:>11} {:>8.2} {:>9.0} MiB",
+            r.name, r.target, counted, t, rate, r.cpu, r.hwm_mib
         );
         if r.secs.is_none() {
             println!(

@@ -387,12 +387,24 @@ pub struct Gobgp {
 impl Gobgp {
     /// Start gobgpd with `toml` (a full gobgpd config) and wait for its API.
     pub fn start(ns: &Netns, dir: &TestDir, toml: &str, api_port: u16) -> Result<Gobgp> {
+        Self::start_with_level(ns, dir, toml, api_port, "debug")
+    }
+
+    /// [`Gobgp::start`] with another log level (`info` for benchmarks:
+    /// debug logging costs gobgpd a lot per route).
+    pub fn start_with_level(
+        ns: &Netns,
+        dir: &TestDir,
+        toml: &str,
+        api_port: u16,
+        level: &str,
+    ) -> Result<Gobgp> {
         let name = ns.name();
         let conf = dir.write(&format!("{name}-gobgpd.toml"), toml)?;
         let mut cmd = ns.command("gobgpd");
         cmd.arg("-f")
             .arg(&conf)
-            .args(["-t", "toml", "-p", "-l", "debug", "--pprof-disable"])
+            .args(["-t", "toml", "-p", "-l", level, "--pprof-disable"])
             .arg(format!("--api-hosts=127.0.0.1:{api_port}"));
         let daemon = Daemon::spawn(
             &format!("gobgpd@{name}"),

@@ -17,6 +17,8 @@
 
 pub mod api_handler;
 pub mod best_path;
+pub mod hash;
+pub mod idset;
 pub mod io;
 pub mod peer;
 pub mod rib;

@@ -1,13 +1,15 @@
 //! One BGP neighbor: its settings (from the config), its RFC 4271 FSM
 //! state, and its per-peer route indexes.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use evpn_proto::message::{DecodeCxt, FamilySet};
 use evpn_proto::Family;
 
+use super::hash::FastMap;
+use super::idset::IdSet;
 use super::io::{ConnId, PeerId, SocketOpts};
 use super::rib::{AttrId, RouteId};
 use crate::config::{Config, MaxPrefix, Neighbor};
@@ -220,11 +222,13 @@ pub struct Peer {
     /// connects, so both sides resolve the collision by the same rule.
     pub pending_connect: Option<ConnId>,
     /// Route ids in which this peer has a path (its Adj-RIB-In index).
-    pub adj_in: HashSet<RouteId>,
+    pub adj_in: IdSet,
     /// Paths received and kept, per family (for max-prefix and summaries).
     pub received: [u64; 3],
     /// What we last advertised: route → interned outbound attributes.
-    pub adj_out: HashMap<RouteId, AttrId>,
+    pub adj_out: FastMap<RouteId, AttrId>,
+    /// `adj_out` entries per family.
+    pub advertised: [u64; 3],
     /// Routes whose advertisement to this peer must be re-evaluated.
     pub pending: BTreeSet<RouteId>,
     /// End-of-RIB to send once `pending` is flushed (initial sync).
@@ -256,9 +260,10 @@ impl Peer {
             state: PeerState::Active,
             second: None,
             pending_connect: None,
-            adj_in: HashSet::new(),
+            adj_in: IdSet::default(),
             received: [0; 3],
-            adj_out: HashMap::new(),
+            adj_out: FastMap::default(),
+            advertised: [0; 3],
             pending: BTreeSet::new(),
             eor_to_send: FamilySet::EMPTY,
             eorr_to_send: FamilySet::EMPTY,

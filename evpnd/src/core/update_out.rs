@@ -77,12 +77,16 @@ impl Core {
                     p.adj_out.insert(id, w);
                     match have {
                         Some(h) => self.rib.attrs.release(h),
-                        None => self.rib.out_ref(id, true),
+                        None => {
+                            p.advertised[fam] += 1;
+                            self.rib.out_ref(id, true)
+                        }
                     }
                     announce.entry((fam, w)).or_default().push(id);
                 }
                 (Some(h), None) => {
                     p.adj_out.remove(&id);
+                    p.advertised[fam] = p.advertised[fam].saturating_sub(1);
                     self.rib.attrs.release(h);
                     if let Some(e) = self.rib.get(id) {
                         withdraw[fam].push(e.key);
@@ -308,6 +312,7 @@ impl Core {
         for (id, _) in &ids {
             p.adj_out.remove(id);
         }
+        p.advertised[fam_idx(f)] = p.advertised[fam_idx(f)].saturating_sub(ids.len() as u64);
         for (id, a) in ids {
             self.rib.attrs.release(a);
             self.rib.out_ref(id, false);
@@ -329,6 +334,7 @@ impl Core {
             return;
         };
         let out: Vec<(RouteId, AttrId)> = p.adj_out.drain().collect();
+        p.advertised = [0; 3];
         p.pending.clear();
         p.eor_to_send = FamilySet::EMPTY;
         p.eorr_to_send = FamilySet::EMPTY;
