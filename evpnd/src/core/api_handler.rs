@@ -163,7 +163,7 @@ impl Core {
             }
             let mut advertised = [0u64; 3];
             for id in p.adj_out.keys() {
-                if let Some(e) = self.rib.get(*id) {
+                if let Some(e) = self.rib.get(id) {
                     advertised[fam_idx(e.key.family())] += 1;
                 }
             }
@@ -303,8 +303,8 @@ impl Core {
                 let Some(id) = self.rib.id_of(&e.key) else {
                     continue;
                 };
-                if let Some(a) = p.adj_out.get(&id) {
-                    rows.push(self.row(e, Some(pid.0), *a, false, None, false));
+                if let Some(a) = p.adj_out.get(id) {
+                    rows.push(self.row(e, Some(pid.0), a, false, None, false));
                 }
                 continue;
             }

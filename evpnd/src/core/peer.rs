@@ -8,10 +8,9 @@ use std::time::{Duration, Instant};
 use evpn_proto::message::{DecodeCxt, FamilySet};
 use evpn_proto::Family;
 
-use super::hash::FastMap;
-use super::idset::IdSet;
+use super::idset::{IdMap, IdSet};
 use super::io::{ConnId, PeerId, SocketOpts};
-use super::rib::{AttrId, RouteId};
+use super::rib::RouteId;
 use crate::config::{Config, MaxPrefix, Neighbor};
 
 /// Settings of one peer, resolved from its `[[neighbor]]` and the globals.
@@ -226,11 +225,16 @@ pub struct Peer {
     /// Paths received and kept, per family (for max-prefix and summaries).
     pub received: [u64; 3],
     /// What we last advertised: route → interned outbound attributes.
-    pub adj_out: FastMap<RouteId, AttrId>,
+    pub adj_out: IdMap,
     /// `adj_out` entries per family.
     pub advertised: [u64; 3],
     /// Routes whose advertisement to this peer must be re-evaluated.
+    /// Coalesced (one entry per route however often it changes), so it is
+    /// bounded by the table while the peer reads slowly.
     pub pending: BTreeSet<RouteId>,
+    /// The shell reported this connection's write buffer full
+    /// ([`super::io::Input::WriteBlocked`]): no UPDATEs are built for it.
+    pub write_blocked: Option<ConnId>,
     /// End-of-RIB to send once `pending` is flushed (initial sync).
     pub eor_to_send: FamilySet,
     /// Enhanced route refresh: EoRR to send once `pending` is flushed.
@@ -262,9 +266,10 @@ impl Peer {
             pending_connect: None,
             adj_in: IdSet::default(),
             received: [0; 3],
-            adj_out: FastMap::default(),
+            adj_out: IdMap::default(),
             advertised: [0; 3],
             pending: BTreeSet::new(),
+            write_blocked: None,
             eor_to_send: FamilySet::EMPTY,
             eorr_to_send: FamilySet::EMPTY,
             eor_received: FamilySet::EMPTY,
