@@ -74,6 +74,25 @@ impl IdSet {
         })
     }
 
+    /// Take up to `max` of the lowest ids out, ascending.
+    pub fn pop_first_n(&mut self, max: usize) -> Vec<RouteId> {
+        let ids: Vec<RouteId> = self.iter().take(max).collect();
+        for &id in &ids {
+            self.remove(id);
+        }
+        ids
+    }
+
+    pub fn extend(&mut self, ids: impl IntoIterator<Item = RouteId>) {
+        for id in ids {
+            self.insert(id);
+        }
+    }
+
+    pub fn clear(&mut self) {
+        *self = IdSet::default();
+    }
+
     /// Take every id out (ascending), leaving the set empty.
     pub fn drain(&mut self) -> Vec<RouteId> {
         let all: Vec<RouteId> = self.iter().collect();
@@ -180,6 +199,12 @@ mod tests {
                 prop_assert_eq!(a.contains(id), b.contains(&id));
             }
             prop_assert_eq!(a.iter().collect::<Vec<_>>(), b.iter().copied().collect::<Vec<_>>());
+            let first: Vec<RouteId> = b.iter().copied().take(7).collect();
+            prop_assert_eq!(a.pop_first_n(7), first.clone());
+            for id in first {
+                b.remove(&id);
+            }
+            prop_assert_eq!(a.len(), b.len());
             prop_assert_eq!(a.drain(), b.into_iter().collect::<Vec<_>>());
             prop_assert!(a.is_empty());
         }

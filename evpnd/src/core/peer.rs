@@ -1,7 +1,6 @@
 //! One BGP neighbor: its settings (from the config), its RFC 4271 FSM
 //! state, and its per-peer route indexes.
 
-use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -10,7 +9,6 @@ use evpn_proto::Family;
 
 use super::idset::{IdMap, IdSet};
 use super::io::{ConnId, PeerId, SocketOpts};
-use super::rib::RouteId;
 use crate::config::{Config, MaxPrefix, Neighbor};
 
 /// Settings of one peer, resolved from its `[[neighbor]]` and the globals.
@@ -230,8 +228,8 @@ pub struct Peer {
     pub advertised: [u64; 3],
     /// Routes whose advertisement to this peer must be re-evaluated.
     /// Coalesced (one entry per route however often it changes), so it is
-    /// bounded by the table while the peer reads slowly.
-    pub pending: BTreeSet<RouteId>,
+    /// bounded by the table (one bit per route) while the peer reads slowly.
+    pub pending: IdSet,
     /// The shell reported this connection's write buffer full
     /// ([`super::io::Input::WriteBlocked`]): no UPDATEs are built for it.
     pub write_blocked: Option<ConnId>,
@@ -268,7 +266,7 @@ impl Peer {
             received: [0; 3],
             adj_out: IdMap::default(),
             advertised: [0; 3],
-            pending: BTreeSet::new(),
+            pending: IdSet::default(),
             write_blocked: None,
             eor_to_send: FamilySet::EMPTY,
             eorr_to_send: FamilySet::EMPTY,

@@ -96,13 +96,7 @@ impl Core {
         let Some(p) = self.peers.get_mut(&pid) else {
             return;
         };
-        let mut pending = Vec::with_capacity(p.pending.len().min(FLUSH_CHUNK));
-        while pending.len() < FLUSH_CHUNK {
-            match p.pending.pop_first() {
-                Some(id) => pending.push(id),
-                None => break,
-            }
-        }
+        let pending = p.pending.pop_first_n(FLUSH_CHUNK);
         let more = !p.pending.is_empty();
         let mut announce: BTreeMap<(usize, AttrId), Vec<RouteId>> = BTreeMap::new();
         let mut withdraw: [Vec<RouteKey>; 3] = [Vec::new(), Vec::new(), Vec::new()];
