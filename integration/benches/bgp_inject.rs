@@ -246,6 +246,7 @@ fn direct(kind: Kind, link_no: u8, w: &Workload, cap: Duration) -> Result<Row> {
         asn: ASN,
         router_id: inj_ip,
         hold_time: 90,
+        paused: false,
     };
     let mut s = Session::establish(
         stream,
@@ -334,6 +335,7 @@ fn reflect(kind: Kind, link_no: u8, w: &Workload, clients: u8, cap: Duration) ->
             asn: ASN,
             router_id: *ip,
             hold_time: 90,
+            paused: false,
         };
         sessions.push(Session::establish(
             stream,
@@ -351,6 +353,7 @@ fn reflect(kind: Kind, link_no: u8, w: &Workload, clients: u8, cap: Duration) ->
         asn: ASN,
         router_id: inj_ip,
         hold_time: 90,
+        paused: false,
     };
     let mut injector = Session::establish(
         stream,

@@ -169,6 +169,8 @@ pub struct SessionCfg {
     pub asn: u32,
     pub router_id: Ipv4Addr,
     pub hold_time: u16,
+    /// Do not read after the handshake until [`Session::resume`].
+    pub paused: bool,
 }
 
 /// An established session with a daemon.
@@ -180,6 +182,9 @@ pub struct Session {
     /// When the whole payload and End-of-RIB were written.
     pub sent_all: Arc<OnceLock<Instant>>,
     stop: Arc<AtomicBool>,
+    /// While set, the reader does not read (a slow peer: the daemon's
+    /// writes back up into its buffers).
+    paused: Arc<AtomicBool>,
     reader: Option<JoinHandle<()>>,
     writer: Option<JoinHandle<()>>,
     stream: TcpStream,
@@ -251,11 +256,13 @@ impl Session {
         let stats = Arc::new(RecvStats::default());
         stats.set_target(target);
         let stop = Arc::new(AtomicBool::new(false));
+        let paused = Arc::new(AtomicBool::new(cfg.paused));
         let reader = {
             let mut rd = stream.try_clone()?;
             let stats = Arc::clone(&stats);
             let pending = std::mem::take(&mut buf);
-            std::thread::spawn(move || reader(&mut rd, pending, &stats))
+            let (paused, stop) = (Arc::clone(&paused), Arc::clone(&stop));
+            std::thread::spawn(move || reader(&mut rd, pending, &stats, &paused, &stop))
         };
         let first_update = Arc::new(OnceLock::new());
         let sent_all = Arc::new(OnceLock::new());
@@ -273,10 +280,16 @@ impl Session {
             first_update,
             sent_all,
             stop,
+            paused,
             reader: Some(reader),
             writer: Some(writer),
             stream,
         })
+    }
+
+    /// Start reading (after [`SessionCfg::paused`]).
+    pub fn resume(&self) {
+        self.paused.store(false, Ordering::Relaxed);
     }
 
     /// Stop the writer and close the connection; joins both threads.
@@ -328,9 +341,18 @@ fn writer(
     Ok(())
 }
 
-fn reader(rd: &mut TcpStream, mut buf: Vec<u8>, stats: &RecvStats) {
+fn reader(
+    rd: &mut TcpStream,
+    mut buf: Vec<u8>,
+    stats: &RecvStats,
+    paused: &AtomicBool,
+    stop: &AtomicBool,
+) {
     let mut seen: Vec<u64> = Vec::new();
     let mut chunk = vec![0u8; 256 * 1024];
+    while paused.load(Ordering::Relaxed) && !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let why = loop {
         let mut start = 0;
         loop {
