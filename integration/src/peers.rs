@@ -100,7 +100,10 @@ pub struct Evpnd {
     pub config: PathBuf,
     pub socket: PathBuf,
     log: PathBuf,
+    /// Extra command-line arguments (e.g. `--no-dataplane`).
     args: Vec<String>,
+    /// Extra environment (e.g. `RUST_LOG=info` for benchmarks).
+    env: Vec<(String, String)>,
     daemon: Daemon,
 }
 
@@ -109,7 +112,7 @@ impl Evpnd {
     /// `evpnd -c … --socket dir/NAME.sock -v` inside `ns`; waits until the
     /// API answers.
     pub fn start(ns: &Netns, dir: &TestDir, name: &str, config: &str) -> Result<Evpnd> {
-        Self::start_with(ns, dir, name, config, &[])
+        Self::start_opts(ns, dir, name, config, &[], &[])
     }
 
     /// [`Evpnd::start`] with more command-line arguments (e.g. `--no-dataplane`).
@@ -120,11 +123,38 @@ impl Evpnd {
         config: &str,
         args: &[&str],
     ) -> Result<Evpnd> {
+        Self::start_opts(ns, dir, name, config, args, &[])
+    }
+
+    /// [`Evpnd::start`] with extra environment variables; `RUST_LOG`
+    /// overrides the `-v` (debug) level, e.g. `RUST_LOG=info` for benchmarks.
+    pub fn start_with_env(
+        ns: &Netns,
+        dir: &TestDir,
+        name: &str,
+        config: &str,
+        env: &[(&str, &str)],
+    ) -> Result<Evpnd> {
+        Self::start_opts(ns, dir, name, config, &[], env)
+    }
+
+    fn start_opts(
+        ns: &Netns,
+        dir: &TestDir,
+        name: &str,
+        config: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Evpnd> {
         let path = dir.write(&format!("{name}.toml"), config)?;
         let socket = dir.path().join(format!("{name}.sock"));
         let log = dir.path().join(format!("{name}.log"));
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        let daemon = Self::spawn(ns.name(), name, &path, &socket, &log, &args)?;
+        let daemon = Self::spawn(ns.name(), name, &path, &socket, &log, &args, &env)?;
         let e = Evpnd {
             name: name.to_string(),
             netns: ns.name().to_string(),
@@ -132,6 +162,7 @@ impl Evpnd {
             socket,
             log,
             args,
+            env,
             daemon,
         };
         e.wait_api()?;
@@ -145,9 +176,11 @@ impl Evpnd {
         socket: &Path,
         log: &Path,
         args: &[String],
+        env: &[(String, String)],
     ) -> Result<Daemon> {
         let bin = bin_dir()?.join("evpnd");
         let mut cmd = Command::new("ip");
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd.args(["netns", "exec", netns])
             .arg(bin)
             .arg("-c")
@@ -200,6 +233,10 @@ impl Evpnd {
         &mut self.daemon
     }
 
+    pub fn pid(&self) -> Option<u32> {
+        self.daemon.pid()
+    }
+
     pub fn log(&self) -> String {
         self.daemon.log()
     }
@@ -214,6 +251,7 @@ impl Evpnd {
             &self.socket,
             &self.log,
             &self.args,
+            &self.env,
         )?;
         self.wait_api()
     }
@@ -336,6 +374,11 @@ impl Frr {
     pub fn bgpd_daemon(&mut self) -> Option<&mut Daemon> {
         self.bgpd.as_mut()
     }
+
+    /// Process id of bgpd (while it runs).
+    pub fn bgpd_pid(&self) -> Option<u32> {
+        self.bgpd.as_ref().and_then(Daemon::pid)
+    }
 }
 
 fn frr_daemon(netns: &str, which: &str, conf: &Path, dir: &Path) -> Result<Daemon> {
@@ -377,12 +420,24 @@ pub struct Gobgp {
 impl Gobgp {
     /// Start gobgpd with `toml` (a full gobgpd config) and wait for its API.
     pub fn start(ns: &Netns, dir: &TestDir, toml: &str, api_port: u16) -> Result<Gobgp> {
+        Self::start_with_level(ns, dir, toml, api_port, "debug")
+    }
+
+    /// [`Gobgp::start`] with another log level (`info` for benchmarks:
+    /// debug logging costs gobgpd a lot per route).
+    pub fn start_with_level(
+        ns: &Netns,
+        dir: &TestDir,
+        toml: &str,
+        api_port: u16,
+        level: &str,
+    ) -> Result<Gobgp> {
         let name = ns.name();
         let conf = dir.write(&format!("{name}-gobgpd.toml"), toml)?;
         let mut cmd = ns.command("gobgpd");
         cmd.arg("-f")
             .arg(&conf)
-            .args(["-t", "toml", "-p", "-l", "debug", "--pprof-disable"])
+            .args(["-t", "toml", "-p", "-l", level, "--pprof-disable"])
             .arg(format!("--api-hosts=127.0.0.1:{api_port}"));
         let daemon = Daemon::spawn(
             &format!("gobgpd@{name}"),
@@ -432,5 +487,9 @@ impl Gobgp {
 
     pub fn daemon(&mut self) -> &mut Daemon {
         &mut self.daemon
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.daemon.pid()
     }
 }

@@ -146,21 +146,11 @@ impl Core {
         }
     }
 
+    /// Per-family counters, O(1): kept as routes change (the summary is
+    /// polled while a million routes load).
     fn counts(&self, p: &Peer) -> Vec<FamilyCounts> {
-        let mut accepted = [0u64; 3];
-        for &id in &p.adj_in {
-            if let Some(e) = self.rib.get(id) {
-                if e.best_path().is_some_and(|b| b.source == p.id.0) {
-                    accepted[fam_idx(e.key.family())] += 1;
-                }
-            }
-        }
-        let mut advertised = [0u64; 3];
-        for id in p.adj_out.keys() {
-            if let Some(e) = self.rib.get(*id) {
-                advertised[fam_idx(e.key.family())] += 1;
-            }
-        }
+        let accepted = self.rib.best_count(p.id.0);
+        let advertised = p.advertised;
         p.cfg
             .families
             .iter()
@@ -171,6 +161,34 @@ impl Core {
                 advertised: advertised[fam_idx(f)],
             })
             .collect()
+    }
+
+    /// Tests: the O(1) counters agree with a full recount.
+    #[cfg(test)]
+    pub(crate) fn check_counters(&self) {
+        for p in self.peers.values() {
+            let mut accepted = [0u64; 3];
+            for id in p.adj_in.iter() {
+                if let Some(e) = self.rib.get(id) {
+                    if e.best_path().is_some_and(|b| b.source == p.id.0) {
+                        accepted[fam_idx(e.key.family())] += 1;
+                    }
+                }
+            }
+            let mut advertised = [0u64; 3];
+            for id in p.adj_out.keys() {
+                if let Some(e) = self.rib.get(id) {
+                    advertised[fam_idx(e.key.family())] += 1;
+                }
+            }
+            assert_eq!(
+                accepted,
+                self.rib.best_count(p.id.0),
+                "accepted of peer {}",
+                p.id.0
+            );
+            assert_eq!(advertised, p.advertised, "advertised to peer {}", p.id.0);
+        }
     }
 
     fn uptime(&self, now: Instant, p: &Peer) -> u64 {
@@ -299,8 +317,8 @@ impl Core {
                 let Some(id) = self.rib.id_of(&e.key) else {
                     continue;
                 };
-                if let Some(a) = p.adj_out.get(&id) {
-                    rows.push(self.row(e, Some(pid.0), *a, false, None, false));
+                if let Some(a) = p.adj_out.get(id) {
+                    rows.push(self.row(e, Some(pid.0), a, false, None, false));
                 }
                 continue;
             }

@@ -70,6 +70,13 @@ pub enum Input {
     /// The shell could not write to the connection for the send-hold time
     /// (RFC 9687) or the write buffer limit was reached.
     SendStalled { conn: ConnId },
+    /// The connection's write buffer passed its high-water mark (the peer
+    /// reads slowly): stop building UPDATEs for it. Keepalives and
+    /// NOTIFICATIONs still go out.
+    WriteBlocked { conn: ConnId },
+    /// The write buffer drained below its low-water mark after
+    /// [`Input::WriteBlocked`]: resume.
+    WriteReady { conn: ConnId },
     /// An API request (already parsed JSON).
     Api {
         id: RequestId,

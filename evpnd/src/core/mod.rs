@@ -21,6 +21,8 @@
 pub mod api_handler;
 pub mod best_path;
 pub mod evpn;
+pub mod hash;
+pub mod idset;
 pub mod io;
 pub mod peer;
 pub mod rib;
@@ -165,6 +167,8 @@ impl Core {
             } => self.on_framing_error(now, conn, Notification::new(code, subcode, data)),
             Input::Closed { conn, error } => self.on_closed(now, conn, error.as_deref()),
             Input::SendStalled { conn } => self.on_send_stalled(now, conn),
+            Input::WriteBlocked { conn } => self.set_write_blocked(conn, true),
+            Input::WriteReady { conn } => self.set_write_blocked(conn, false),
             Input::Api { id, request } => {
                 let reply = self.handle_api(now, request);
                 self.out.push_back(Output::ApiReply { id, reply });

@@ -1,15 +1,14 @@
 //! One BGP neighbor: its settings (from the config), its RFC 4271 FSM
 //! state, and its per-peer route indexes.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use evpn_proto::message::{DecodeCxt, FamilySet};
 use evpn_proto::Family;
 
+use super::idset::{IdMap, IdSet};
 use super::io::{ConnId, PeerId, SocketOpts};
-use super::rib::{AttrId, RouteId};
 use crate::config::{Config, MaxPrefix, Neighbor};
 
 /// Settings of one peer, resolved from its `[[neighbor]]` and the globals.
@@ -220,13 +219,20 @@ pub struct Peer {
     /// connects, so both sides resolve the collision by the same rule.
     pub pending_connect: Option<ConnId>,
     /// Route ids in which this peer has a path (its Adj-RIB-In index).
-    pub adj_in: HashSet<RouteId>,
+    pub adj_in: IdSet,
     /// Paths received and kept, per family (for max-prefix and summaries).
     pub received: [u64; 3],
     /// What we last advertised: route → interned outbound attributes.
-    pub adj_out: HashMap<RouteId, AttrId>,
+    pub adj_out: IdMap,
+    /// `adj_out` entries per family.
+    pub advertised: [u64; 3],
     /// Routes whose advertisement to this peer must be re-evaluated.
-    pub pending: BTreeSet<RouteId>,
+    /// Coalesced (one entry per route however often it changes), so it is
+    /// bounded by the table (one bit per route) while the peer reads slowly.
+    pub pending: IdSet,
+    /// The shell reported this connection's write buffer full
+    /// ([`super::io::Input::WriteBlocked`]): no UPDATEs are built for it.
+    pub write_blocked: Option<ConnId>,
     /// End-of-RIB to send once `pending` is flushed (initial sync).
     pub eor_to_send: FamilySet,
     /// Enhanced route refresh: EoRR to send once `pending` is flushed.
@@ -256,10 +262,12 @@ impl Peer {
             state: PeerState::Active,
             second: None,
             pending_connect: None,
-            adj_in: HashSet::new(),
+            adj_in: IdSet::default(),
             received: [0; 3],
-            adj_out: HashMap::new(),
-            pending: BTreeSet::new(),
+            adj_out: IdMap::default(),
+            advertised: [0; 3],
+            pending: IdSet::default(),
+            write_blocked: None,
             eor_to_send: FamilySet::EMPTY,
             eorr_to_send: FamilySet::EMPTY,
             eor_received: FamilySet::EMPTY,

@@ -15,7 +15,6 @@
 //! still holds it (a withdraw must be able to name the key), so a route id
 //! is never reused under a peer that still refers to it.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use evpn_proto::attr::{NextHop, Origin};
@@ -24,6 +23,7 @@ use evpn_proto::message::DecodeCxt;
 use evpn_proto::{Esi, EvpnKey, EvpnRoute, Family, Ipv4Prefix, Ipv6Prefix, Label, PathAttrs};
 
 use super::best_path::{self, Rank, Reason};
+use super::hash::FastMap;
 
 /// Index of a route in the Loc-RIB arena.
 pub type RouteId = u32;
@@ -249,7 +249,7 @@ struct AttrSlot {
 pub struct AttrTable {
     slots: Vec<Option<AttrSlot>>,
     free: Vec<AttrId>,
-    index: HashMap<Vec<u8>, AttrId>,
+    index: FastMap<Vec<u8>, AttrId>,
 }
 
 impl std::fmt::Debug for AttrTable {
@@ -345,12 +345,79 @@ pub struct Path {
     pub stale: bool,
 }
 
+/// The paths of one route, sorted by source. One path — nearly every
+/// route of a leaf — is stored inline: no allocation per route.
+#[derive(Debug, Clone, Default)]
+pub enum Paths {
+    #[default]
+    Empty,
+    One(Path),
+    Many(Vec<Path>),
+}
+
+impl std::ops::Deref for Paths {
+    type Target = [Path];
+    fn deref(&self) -> &[Path] {
+        match self {
+            Paths::Empty => &[],
+            Paths::One(p) => std::slice::from_ref(p),
+            Paths::Many(v) => v,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Paths {
+    fn deref_mut(&mut self) -> &mut [Path] {
+        match self {
+            Paths::Empty => &mut [],
+            Paths::One(p) => std::slice::from_mut(p),
+            Paths::Many(v) => v,
+        }
+    }
+}
+
+impl Paths {
+    /// Insert at `i` (0..=len), as `Vec::insert`; an `i` past the end appends.
+    pub fn insert(&mut self, i: usize, p: Path) {
+        *self = match std::mem::take(self) {
+            Paths::Empty => Paths::One(p),
+            Paths::One(q) => {
+                let mut v = Vec::with_capacity(2);
+                v.push(q);
+                v.insert(i.min(1), p);
+                Paths::Many(v)
+            }
+            Paths::Many(mut v) => {
+                v.insert(i.min(v.len()), p);
+                Paths::Many(v)
+            }
+        }
+    }
+
+    /// Remove the path at `i`; `None` if there is none.
+    pub fn remove(&mut self, i: usize) -> Option<Path> {
+        let (rest, p) = match std::mem::take(self) {
+            Paths::One(q) if i == 0 => (Paths::Empty, Some(q)),
+            Paths::Many(mut v) if i < v.len() => {
+                let p = v.remove(i);
+                match v.as_slice() {
+                    [one] => (Paths::One(*one), Some(p)),
+                    _ => (Paths::Many(v), Some(p)),
+                }
+            }
+            other => (other, None),
+        };
+        *self = rest;
+        p
+    }
+}
+
 /// One route of the Loc-RIB with all its paths.
 #[derive(Debug, Clone)]
 pub struct RouteEntry {
     pub key: RouteKey,
     /// At most one path per source, sorted by source.
-    pub paths: Vec<Path>,
+    pub paths: Paths,
     /// Index into `paths` of the best path.
     pub best: Option<u16>,
     pub reason: Reason,
@@ -376,8 +443,11 @@ impl RouteEntry {
 pub struct Rib {
     entries: Vec<Option<RouteEntry>>,
     free: Vec<RouteId>,
-    index: HashMap<RouteKey, RouteId>,
+    index: FastMap<RouteKey, RouteId>,
     pub attrs: AttrTable,
+    /// Per source, how many routes of each family have their best path
+    /// from it (kept by [`Rib::reselect`], the only place best changes).
+    best_by_source: FastMap<Source, [u64; 3]>,
 }
 
 /// What a path change did to the best path.
@@ -419,6 +489,14 @@ impl Rib {
         self.index.is_empty()
     }
 
+    /// Routes per family (IPv4, IPv6, EVPN) whose best path is from `source`.
+    pub fn best_count(&self, source: Source) -> [u64; 3] {
+        self.best_by_source
+            .get(&source)
+            .copied()
+            .unwrap_or_default()
+    }
+
     /// Every live route, in arena order.
     pub fn iter(&self) -> impl Iterator<Item = (RouteId, &RouteEntry)> {
         self.entries
@@ -428,12 +506,14 @@ impl Rib {
     }
 
     fn id_or_insert(&mut self, key: RouteKey) -> RouteId {
-        if let Some(&id) = self.index.get(&key) {
-            return id;
-        }
+        // One probe of the index (the entry API), not a get and an insert.
+        let slot = match self.index.entry(key) {
+            std::collections::hash_map::Entry::Occupied(o) => return *o.get(),
+            std::collections::hash_map::Entry::Vacant(v) => v,
+        };
         let e = RouteEntry {
             key,
-            paths: Vec::new(),
+            paths: Paths::Empty,
             best: None,
             reason: Reason::OnlyPath,
             out_refs: 0,
@@ -448,7 +528,7 @@ impl Rib {
                 (self.entries.len() - 1) as RouteId
             }
         };
-        self.index.insert(key, id);
+        slot.insert(id);
         id
     }
 
@@ -506,7 +586,7 @@ impl Rib {
         let old = self.best_of(id);
         let e = self.get_mut(id)?;
         let i = e.paths.binary_search_by_key(&source, |p| p.source).ok()?;
-        let p = e.paths.remove(i);
+        let p = e.paths.remove(i)?;
         self.attrs.release(p.attrs);
         let change = self.reselect(id, old, info);
         self.free_if_unused(id);
@@ -599,9 +679,21 @@ impl Rib {
         let new = best
             .and_then(|i| e.paths.get(usize::from(i)))
             .map(|p| (p.source, p.attrs));
+        let fam = family_idx(e.key.family());
         if let Some(e) = self.get_mut(id) {
             e.best = best;
             e.reason = reason;
+        }
+        let (was, is) = (old.map(|o| o.0), new.map(|n| n.0));
+        if was != is {
+            if let Some(s) = was {
+                if let Some(c) = self.best_by_source.get_mut(&s) {
+                    c[fam] = c[fam].saturating_sub(1);
+                }
+            }
+            if let Some(s) = is {
+                self.best_by_source.entry(s).or_default()[fam] += 1;
+            }
         }
         BestChange {
             id,
@@ -610,6 +702,10 @@ impl Rib {
             new,
         }
     }
+}
+
+fn family_idx(f: Family) -> usize {
+    super::peer::fam_idx(f)
 }
 
 /// The decision-process view of one path.

@@ -187,7 +187,7 @@ impl Core {
         let info = |s: Source| Core::source_info(peers, router_id, s);
         if let Some(change) = self.rib.remove(id, pid.0, &info) {
             if let Some(p) = self.peers.get_mut(&pid) {
-                p.adj_in.remove(&id);
+                p.adj_in.remove(id);
                 let n = &mut p.received[fam_idx(family)];
                 *n = n.saturating_sub(1);
             }
@@ -334,7 +334,7 @@ impl Core {
             RefreshSubtype::BoRR => {
                 // RFC 7313 §4: mark the peer's routes of the family stale;
                 // what is not re-advertised before EoRR is removed.
-                let ids: Vec<RouteId> = p.adj_in.iter().copied().collect();
+                let ids: Vec<RouteId> = p.adj_in.iter().collect();
                 p.refreshing.insert(f);
                 for id in ids {
                     if self.rib.get(id).is_some_and(|e| e.key.family() == f) {
@@ -377,7 +377,7 @@ impl Core {
         let Some(p) = self.peers.get_mut(&pid) else {
             return;
         };
-        let ids: Vec<RouteId> = p.adj_in.iter().copied().collect();
+        let ids: Vec<RouteId> = p.adj_in.iter().collect();
         let mut stale = FamilySet::EMPTY;
         let mut flush = Vec::new();
         for id in ids {
@@ -413,7 +413,7 @@ impl Core {
         let victims: Vec<(RouteId, Family)> = p
             .adj_in
             .iter()
-            .filter_map(|&id| {
+            .filter_map(|id| {
                 let e = self.rib.get(id)?;
                 let f = e.key.family();
                 let matches = family.is_none_or(|x| x == f);
@@ -443,7 +443,7 @@ impl Core {
         let Some(p) = self.peers.get_mut(&pid) else {
             return;
         };
-        let ids: Vec<RouteId> = p.adj_in.drain().collect();
+        let ids: Vec<RouteId> = p.adj_in.drain();
         p.received = [0; 3];
         p.gr.stale = FamilySet::EMPTY;
         p.refreshing = FamilySet::EMPTY;

@@ -28,30 +28,67 @@ use evpn_proto::message::{FamilySet, RefreshSubtype, RouteRefresh, Update};
 use evpn_proto::{EvpnRoute, Family, Ipv4Prefix, Ipv6Prefix};
 use tracing::warn;
 
-use super::io::PeerId;
+use super::hash::FastMap;
+use super::io::{ConnId, PeerId};
 use super::peer::fam_idx;
-use super::rib::{evpn_route, AttrId, AttrSet, RouteEntry, RouteId, RouteKey, LOCAL};
+use super::rib::{evpn_route, AttrId, AttrSet, RouteEntry, RouteId, RouteKey, Source, LOCAL};
 use super::Core;
 
+/// Routes evaluated per peer per [`Core::flush_updates`]: UPDATEs are built
+/// in bounded chunks (about 20 full messages for RT-2), so the shell's
+/// write buffer bounds what is built ahead of a slow peer.
+pub const FLUSH_CHUNK: usize = 2048;
+
 impl Core {
-    /// Build UPDATEs for every peer with pending work.
+    /// Build the next chunk of UPDATEs for every peer with pending work
+    /// whose connection is not write-blocked.
     pub(crate) fn flush_updates(&mut self) {
         if self.deferring {
             return;
         }
-        let ready: Vec<PeerId> = self
-            .peers
-            .values()
-            .filter(|p| {
-                p.state.is_established()
-                    && (!p.pending.is_empty()
-                        || !p.eor_to_send.is_empty()
-                        || !p.eorr_to_send.is_empty())
-            })
-            .map(|p| p.id)
-            .collect();
-        for pid in ready {
-            self.flush_peer(pid);
+        // Chunks that produce nothing (e.g. routes not exported to that
+        // peer) must not end the round while work is left: go on until
+        // something is queued or no ready peer has work. Every pass takes
+        // up to FLUSH_CHUNK routes from a peer (or its EoR), so the passes
+        // are bounded by the pending work.
+        let total: usize = self.peers.values().map(|p| p.pending.len()).sum();
+        for _ in 0..=total / FLUSH_CHUNK + 1 {
+            let before = self.out.len();
+            let ready: Vec<PeerId> = self
+                .peers
+                .values()
+                .filter(|p| {
+                    p.state.is_established()
+                        && p.write_blocked.is_none_or(|c| Some(c) != p.state.conn_id())
+                        && (!p.pending.is_empty()
+                            || !p.eor_to_send.is_empty()
+                            || !p.eorr_to_send.is_empty())
+                })
+                .map(|p| p.id)
+                .collect();
+            if ready.is_empty() {
+                return;
+            }
+            for pid in ready {
+                self.flush_peer(pid);
+            }
+            if self.out.len() > before {
+                return;
+            }
+        }
+    }
+
+    /// The shell's write buffer for `conn` is full / drained again.
+    pub(crate) fn set_write_blocked(&mut self, conn: ConnId, blocked: bool) {
+        let Some(pid) = self.conns.get(&conn).copied() else {
+            return;
+        };
+        if let Some(p) = self.peers.get_mut(&pid) {
+            if blocked {
+                p.write_blocked = Some(conn);
+            } else if p.write_blocked == Some(conn) {
+                p.write_blocked = None;
+            }
         }
     }
 
@@ -59,30 +96,59 @@ impl Core {
         let Some(p) = self.peers.get_mut(&pid) else {
             return;
         };
-        let pending = std::mem::take(&mut p.pending);
+        let pending = p.pending.pop_first_n(FLUSH_CHUNK);
+        let more = !p.pending.is_empty();
         let mut announce: BTreeMap<(usize, AttrId), Vec<RouteId>> = BTreeMap::new();
         let mut withdraw: [Vec<RouteKey>; 3] = [Vec::new(), Vec::new(), Vec::new()];
         let mut dropped: Vec<RouteId> = Vec::new();
+        // The outbound attributes depend only on the best path's source and
+        // attribute set and the family (the target is fixed here): export
+        // and intern once per distinct triple, not once per route. The memo
+        // holds its own reference to each set until the end.
+        let mut memo: FastMap<(Source, AttrId, usize), Option<AttrId>> = FastMap::default();
         for id in pending {
             let Some(e) = self.rib.get(id) else { continue };
             let fam = fam_idx(e.key.family());
-            let want = self.export(pid, e).map(|set| self.rib.attrs.intern(set));
+            let want = match e.best_path() {
+                None => None,
+                Some(b) => match memo.get(&(b.source, b.attrs, fam)) {
+                    Some(w) => {
+                        if let Some(w) = *w {
+                            self.rib.attrs.add_ref(w);
+                        }
+                        *w
+                    }
+                    None => {
+                        let key = (b.source, b.attrs, fam);
+                        let w = self.export(pid, e).map(|set| self.rib.attrs.intern(set));
+                        if let Some(w) = w {
+                            self.rib.attrs.add_ref(w);
+                        }
+                        memo.insert(key, w);
+                        w
+                    }
+                },
+            };
             let Some(p) = self.peers.get_mut(&pid) else {
                 return;
             };
-            let have = p.adj_out.get(&id).copied();
+            let have = p.adj_out.get(id);
             match (have, want) {
                 (Some(h), Some(w)) if h == w => self.rib.attrs.release(w),
                 (have, Some(w)) => {
                     p.adj_out.insert(id, w);
                     match have {
                         Some(h) => self.rib.attrs.release(h),
-                        None => self.rib.out_ref(id, true),
+                        None => {
+                            p.advertised[fam] += 1;
+                            self.rib.out_ref(id, true)
+                        }
                     }
                     announce.entry((fam, w)).or_default().push(id);
                 }
                 (Some(h), None) => {
-                    p.adj_out.remove(&id);
+                    p.adj_out.remove(id);
+                    p.advertised[fam] = p.advertised[fam].saturating_sub(1);
                     self.rib.attrs.release(h);
                     if let Some(e) = self.rib.get(id) {
                         withdraw[fam].push(e.key);
@@ -91,6 +157,10 @@ impl Core {
                 }
                 (None, None) => {}
             }
+        }
+        // Every set announced below is held by the Adj-RIB-Out now.
+        for w in memo.into_values().flatten() {
+            self.rib.attrs.release(w);
         }
         let Some(p) = self.peers.get(&pid) else {
             return;
@@ -119,6 +189,7 @@ impl Core {
         for id in dropped {
             self.rib.out_ref(id, false);
         }
+
         for ((fam, aid), ids) in announce {
             let set = self.rib.attrs.get(aid);
             let Some(nh) = set.next_hop.clone() else {
@@ -159,23 +230,25 @@ impl Core {
             return;
         };
         // End-of-RIB after the initial sync (RFC 4724 §2), EoRR after a
-        // refresh (RFC 7313 §4).
-        for f in p.eor_to_send.intersection(families).iter() {
-            msgs.push(Update::end_of_rib_marker(f).encode(&cx));
-        }
-        p.eor_to_send = FamilySet::EMPTY;
+        // refresh (RFC 7313 §4) — once the last chunk is built.
         let mut eorr = Vec::new();
-        for f in p.eorr_to_send.iter() {
-            eorr.push(
-                RouteRefresh {
-                    afi: f.afi(),
-                    safi: f.safi(),
-                    subtype: RefreshSubtype::EoRR,
-                }
-                .encode(),
-            );
+        if !more {
+            for f in p.eor_to_send.intersection(families).iter() {
+                msgs.push(Update::end_of_rib_marker(f).encode(&cx));
+            }
+            p.eor_to_send = FamilySet::EMPTY;
+            for f in p.eorr_to_send.iter() {
+                eorr.push(
+                    RouteRefresh {
+                        afi: f.afi(),
+                        safi: f.safi(),
+                        subtype: RefreshSubtype::EoRR,
+                    }
+                    .encode(),
+                );
+            }
+            p.eorr_to_send = FamilySet::EMPTY;
         }
-        p.eorr_to_send = FamilySet::EMPTY;
         let updates = msgs.len() as u64;
         p.updates_out += updates;
         msgs.extend(eorr);
@@ -305,12 +378,12 @@ impl Core {
         let ids: Vec<(RouteId, AttrId)> = p
             .adj_out
             .iter()
-            .filter(|(id, _)| self.rib.get(**id).is_some_and(|e| e.key.family() == f))
-            .map(|(id, a)| (*id, *a))
+            .filter(|(id, _)| self.rib.get(*id).is_some_and(|e| e.key.family() == f))
             .collect();
         for (id, _) in &ids {
-            p.adj_out.remove(id);
+            p.adj_out.remove(*id);
         }
+        p.advertised[fam_idx(f)] = p.advertised[fam_idx(f)].saturating_sub(ids.len() as u64);
         for (id, a) in ids {
             self.rib.attrs.release(a);
             self.rib.out_ref(id, false);
@@ -331,7 +404,8 @@ impl Core {
         let Some(p) = self.peers.get_mut(&pid) else {
             return;
         };
-        let out: Vec<(RouteId, AttrId)> = p.adj_out.drain().collect();
+        let out: Vec<(RouteId, AttrId)> = p.adj_out.drain();
+        p.advertised = [0; 3];
         p.pending.clear();
         p.eor_to_send = FamilySet::EMPTY;
         p.eorr_to_send = FamilySet::EMPTY;

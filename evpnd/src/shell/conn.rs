@@ -11,6 +11,9 @@
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -30,6 +33,42 @@ const MAX_MESSAGE: usize = 65535;
 /// Messages (or batches) queued per connection before the core hears
 /// [`Input::SendStalled`].
 pub const WRITER_QUEUE: usize = 4096;
+
+/// Bytes queued for a connection above which the core is told
+/// [`Input::WriteBlocked`] (it stops building UPDATEs for that peer; the
+/// routes wait as ids in its pending set) ...
+pub const WRITE_HIGH: usize = 2 << 20;
+/// ... and below which, once blocked, [`Input::WriteReady`].
+pub const WRITE_LOW: usize = 512 << 10;
+
+/// Write-buffer accounting shared by the core task (adds) and the writer
+/// task (subtracts once written).
+#[derive(Debug, Default)]
+pub struct WriteBudget {
+    pub queued: AtomicUsize,
+    pub blocked: AtomicBool,
+}
+
+impl WriteBudget {
+    /// `len` more bytes queued; true if the core must now hear
+    /// [`Input::WriteBlocked`]. The flag is set before the re-check, and
+    /// the writer clears it after its subtraction, so a drain racing with
+    /// this call is seen by one side or the other: never blocked forever.
+    pub fn add(&self, len: usize) -> bool {
+        let q = self.queued.fetch_add(len, SeqCst) + len;
+        if q <= WRITE_HIGH || self.blocked.swap(true, SeqCst) {
+            return false;
+        }
+        !(self.queued.load(SeqCst) <= WRITE_LOW && self.blocked.swap(false, SeqCst))
+    }
+
+    /// `len` bytes left the queue (written or dropped); true if the core
+    /// must now hear [`Input::WriteReady`].
+    pub fn done(&self, len: usize) -> bool {
+        let left = self.queued.fetch_sub(len, SeqCst).saturating_sub(len);
+        left <= WRITE_LOW && self.blocked.swap(false, SeqCst)
+    }
+}
 
 /// What the core task sends to a writer task.
 #[derive(Debug)]
@@ -209,6 +248,7 @@ pub async fn writer(
     mut queue: mpsc::Receiver<WriterCmd>,
     events: mpsc::Sender<Event>,
     send_hold: Duration,
+    budget: Arc<WriteBudget>,
 ) {
     let mut stalled_reported = false;
     while let Some(cmd) = queue.recv().await {
@@ -217,7 +257,12 @@ pub async fn writer(
                 let mut write = std::pin::pin!(wr.write_all(&bytes));
                 loop {
                     match tokio::time::timeout(send_hold, &mut write).await {
-                        Ok(Ok(())) => break,
+                        Ok(Ok(())) => {
+                            if budget.done(bytes.len()) {
+                                let _ = events.send(Event::Input(Input::WriteReady { conn })).await;
+                            }
+                            break;
+                        }
                         Ok(Err(e)) => {
                             let input = Input::Closed {
                                 conn,

@@ -126,6 +126,7 @@ struct Listener {
 struct Conn {
     remote: SocketAddr,
     queue: mpsc::Sender<WriterCmd>,
+    budget: Arc<conn::WriteBudget>,
     reader: JoinHandle<()>,
     writer: JoinHandle<()>,
 }
@@ -350,14 +351,25 @@ impl<E: Engine> Shell<E> {
                     debug!(conn = conn.0, "send on a closed connection dropped");
                     return;
                 };
+                let len = bytes.len();
+                // Counted before the writer can see (and subtract) it.
+                let blocked = c.budget.add(len);
                 match c.queue.try_send(WriterCmd::Send(bytes)) {
-                    Ok(()) => {}
+                    Ok(()) => {
+                        if blocked {
+                            debug!(conn = conn.0, remote = %c.remote, "write buffer full: UPDATEs wait");
+                            self.deferred.push_back(Input::WriteBlocked { conn });
+                        }
+                    }
                     Err(mpsc::error::TrySendError::Full(_)) => {
+                        c.budget.done(len);
                         warn!(conn = conn.0, remote = %c.remote, "write queue full");
                         self.deferred.push_back(Input::SendStalled { conn });
                     }
                     // The writer ended on an error and has reported Closed.
-                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                        c.budget.done(len);
+                    }
                 }
             }
             Output::Close { conn } => self.close(conn),
@@ -495,6 +507,7 @@ impl<E: Engine> Shell<E> {
     fn start(&mut self, conn: ConnId, stream: TcpStream, remote: SocketAddr) {
         let (rd, wr) = stream.into_split();
         let (queue, queue_rx) = mpsc::channel(conn::WRITER_QUEUE);
+        let budget = Arc::new(conn::WriteBudget::default());
         let reader = tokio::spawn(conn::reader(conn, rd, self.events_tx.clone()));
         let writer = tokio::spawn(conn::writer(
             conn,
@@ -502,12 +515,14 @@ impl<E: Engine> Shell<E> {
             queue_rx,
             self.events_tx.clone(),
             self.opts.send_hold,
+            Arc::clone(&budget),
         ));
         self.conns.insert(
             conn,
             Conn {
                 remote,
                 queue,
+                budget,
                 reader,
                 writer,
             },

@@ -120,6 +120,9 @@ impl Net {
                 }
             }
             if !moved {
+                for n in &self.nodes {
+                    n.core.check_counters();
+                }
                 return;
             }
         }

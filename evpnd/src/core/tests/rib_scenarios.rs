@@ -646,3 +646,80 @@ fn session_reset_update_sends_the_notification_and_closes() {
     assert_eq!(n, Some((3, 1)));
     assert_eq!(core.peer_state("10.0.0.2".parse().unwrap()), Some("active"));
 }
+
+/// (UPDATEs with NLRI, NLRI announced) in one `Output::Send`.
+fn announced_in(bytes: &[u8]) -> (usize, usize) {
+    let (mut msgs, mut nlri) = (0, 0);
+    let mut b = bytes;
+    while let Ok(Some(n)) = evpn_proto::message::frame_len(b) {
+        if let Ok(Decoded::Update(u)) =
+            evpn_proto::message::decode_message(&b[..n], &DecodeCxt::default())
+        {
+            if let Some(m) = u.update.attrs.mp_reach.as_ref() {
+                msgs += 1;
+                nlri += m.nlri.len();
+            }
+        }
+        b = &b[n..];
+    }
+    (msgs, nlri)
+}
+
+/// Drain the core; (Sends to `conn`, NLRI announced in them).
+fn drain_sends(core: &mut Core, conn: ConnId) -> (usize, usize) {
+    let (mut sends, mut nlri) = (0, 0);
+    for _ in 0..100_000 {
+        match core.poll_output() {
+            Some(Output::Send { conn: c, bytes }) if c == conn => {
+                sends += 1;
+                nlri += announced_in(&bytes).1;
+            }
+            Some(_) => {}
+            None => return (sends, nlri),
+        }
+    }
+    panic!("core did not go quiet");
+}
+
+#[test]
+fn a_write_blocked_peer_gets_no_updates_until_ready_and_then_chunks() {
+    let (mut core, conn, now) = established(65000);
+    core.handle(now, Input::WriteBlocked { conn });
+    let n = 5000;
+    for i in 0..n {
+        let mac = format!(
+            "00:11:22:{:02x}:{:02x}:{:02x}",
+            i >> 16,
+            (i >> 8) & 0xff,
+            i & 0xff
+        );
+        core.handle(
+            now,
+            Input::Api {
+                id: crate::core::io::RequestId(i),
+                request: rt2("10.0.0.1:100", &mac, json!({})),
+            },
+        );
+    }
+    // Blocked: keepalives and API replies may go out, no routes.
+    assert_eq!(drain_sends(&mut core, conn).1, 0);
+    // Ready: the routes come in bounded chunks, one Send each.
+    core.handle(now, Input::WriteReady { conn });
+    let Some(Output::Send { bytes, .. }) = core.poll_output() else {
+        panic!("no UPDATEs after WriteReady")
+    };
+    let (msgs, first) = announced_in(&bytes);
+    assert!(
+        first > 0 && first <= crate::core::update_out::FLUSH_CHUNK,
+        "{first}"
+    );
+    assert!(msgs > 1);
+    // Blocked again mid-way: nothing more until ready.
+    core.handle(now, Input::WriteBlocked { conn });
+    assert_eq!(drain_sends(&mut core, conn).1, 0);
+    core.handle(now, Input::WriteReady { conn });
+    let (sends, rest) = drain_sends(&mut core, conn);
+    assert_eq!(first + rest, n as usize);
+    assert!(sends >= (n as usize - first).div_ceil(crate::core::update_out::FLUSH_CHUNK));
+    core.check_counters();
+}
