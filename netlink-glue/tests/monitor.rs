@@ -257,21 +257,30 @@ fn local_learns_moves_ageing_and_neighbours_are_observed_and_our_writes_are_not(
     );
 }
 
+/// A leaf namespace with one host (10.1.0.10, 02:00:00:00:00:0a) whose
+/// port `h1p` is enslaved to br100 by the test after the first reconcile.
+fn leaf_with_host(tag: &str) -> Option<(Netns, Netns)> {
+    let leaf = ns(tag)?;
+    let h1 = host(
+        &leaf,
+        &format!("{tag}h1"),
+        "h1p",
+        "02:00:00:00:00:0a",
+        "10.1.0.10/24",
+        None,
+    );
+    Some((leaf, h1))
+}
+
 /// A VM that resumed here and announced only its MAC (QEMU's RARP) is
 /// silent: no ARP, no traffic. `probe` makes the kernel ARP for the IP the
 /// old leaf advertised, from the gateway address, and the answer comes back
 /// as a local neighbour.
 #[test]
 fn probe_resolves_a_silent_host_from_the_gateway_address() {
-    let Some(leaf) = ns("probe") else { return };
-    let h1 = host(
-        &leaf,
-        "probeh1",
-        "h1p",
-        "02:00:00:00:00:0a",
-        "10.1.0.10/24",
-        None,
-    );
+    let Some((leaf, h1)) = leaf_with_host("probe") else {
+        return;
+    };
     let cfg = config(&leaf);
     let lname = leaf.name().to_string();
     let took = leaf.block_on(move || async move {
@@ -316,15 +325,9 @@ fn probe_resolves_a_silent_host_from_the_gateway_address() {
 /// what an operator added stay.
 #[test]
 fn purge_local_removes_only_what_the_kernel_learned() {
-    let Some(leaf) = ns("purge") else { return };
-    let h1 = host(
-        &leaf,
-        "purgeh1",
-        "h1p",
-        "02:00:00:00:00:0a",
-        "10.1.0.10/24",
-        None,
-    );
+    let Some((leaf, h1)) = leaf_with_host("purge") else {
+        return;
+    };
     let cfg = config(&leaf);
     let lname = leaf.name().to_string();
     let h1n = h1.name().to_string();

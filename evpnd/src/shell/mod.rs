@@ -158,11 +158,7 @@ struct Shell<E> {
 /// first, so errors (address in use, permissions) come back before any peer
 /// is contacted.
 pub async fn run<E: Engine>(engine: E, config: Config, opts: Options) -> Result<()> {
-    let signals = Signals {
-        term: Some(signal(SignalKind::terminate()).context("SIGTERM handler")?),
-        int: Some(signal(SignalKind::interrupt()).context("SIGINT handler")?),
-        hup: Some(signal(SignalKind::hangup()).context("SIGHUP handler")?),
-    };
+    let signals = Signals::install()?;
     serve(
         engine,
         config,
@@ -182,11 +178,7 @@ pub async fn run_with_dataplane<E: Engine, D: netlink_glue::Dataplane + 'static>
     opts: Options,
     dp: D,
 ) -> Result<()> {
-    let signals = Signals {
-        term: Some(signal(SignalKind::terminate()).context("SIGTERM handler")?),
-        int: Some(signal(SignalKind::interrupt()).context("SIGINT handler")?),
-        hup: Some(signal(SignalKind::hangup()).context("SIGHUP handler")?),
-    };
+    let signals = Signals::install()?;
     serve(
         engine,
         config,
@@ -226,6 +218,17 @@ struct Signals {
     term: Option<tokio::signal::unix::Signal>,
     int: Option<tokio::signal::unix::Signal>,
     hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    /// SIGTERM/SIGINT stop, SIGHUP reloads.
+    fn install() -> Result<Signals> {
+        Ok(Signals {
+            term: Some(signal(SignalKind::terminate()).context("SIGTERM handler")?),
+            int: Some(signal(SignalKind::interrupt()).context("SIGINT handler")?),
+            hup: Some(signal(SignalKind::hangup()).context("SIGHUP handler")?),
+        })
+    }
 }
 
 /// The next delivery of a signal we have a handler for; never otherwise.

@@ -512,29 +512,7 @@ impl Dataplane for Netlink {
     }
 
     async fn probe(&mut self, vni: Vni, ip: IpAddr) -> Result<(), Error> {
-        let Some(svi) = self
-            .intent
-            .l2vnis
-            .get(&vni)
-            .map(|v| v.svi_name().to_owned())
-        else {
-            return Err(Error::Unsupported(format!(
-                "probe {ip}: VNI {vni} is not configured"
-            )));
-        };
-        if self.links.index(&svi).is_none() {
-            self.links = Links::load(&mut self.sock)
-                .await
-                .map_err(|reason| Error::Dump {
-                    what: "links".into(),
-                    reason,
-                })?;
-        }
-        let Some(dev) = self.links.index(&svi) else {
-            return Err(Error::Unsupported(format!(
-                "probe {ip}: no device {svi} (VNI {vni})"
-            )));
-        };
+        let (svi, dev) = self.svi(vni, &format!("probe {ip}")).await?;
         self.sock
             .call(msg::new_neigh(msg::neigh_probe(dev, ip)), msg::UPSERT)
             .await
