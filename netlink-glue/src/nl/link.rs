@@ -155,6 +155,32 @@ impl<'a> Devices<'a> {
         });
     }
 
+    /// Refuse to adopt `name` as a `kind` device: it exists as something else.
+    fn refuse_kind(&mut self, kind: &str, name: &str, r: &LinkRec) {
+        self.refuse(
+            format!("adopt {kind} {name}"),
+            format!(
+                "{name} exists as {}",
+                r.kind.as_deref().unwrap_or("a device of unknown kind")
+            ),
+        );
+    }
+
+    /// Create `name` (`what` describes it for the report), then bring it up;
+    /// its ifindex, or `None` when the kernel refused.
+    async fn create(&mut self, name: &str, what: String, link: LinkMessage) -> Option<u32> {
+        if !self
+            .act(what, RouteNetlinkMessage::NewLink(link), CREATE_EXCL)
+            .await
+        {
+            return None;
+        }
+        self.refresh().await;
+        let idx = self.links.index(name)?;
+        self.up(idx).await;
+        Some(idx)
+    }
+
     async fn refresh(&mut self) {
         match Links::load(self.sock).await {
             Ok(l) => self.links = l,
@@ -180,25 +206,10 @@ impl<'a> Devices<'a> {
                     "create bridge {name}{}",
                     mac.map(|m| format!(" address {m}")).unwrap_or_default()
                 );
-                if !self
-                    .act(what, RouteNetlinkMessage::NewLink(b.build()), CREATE_EXCL)
-                    .await
-                {
-                    return None;
-                }
-                self.refresh().await;
-                let idx = self.links.index(name)?;
-                self.up(idx).await;
-                Some(idx)
+                self.create(name, what, b.build()).await
             }
             Some(r) if r.kind.as_deref() != Some("bridge") => {
-                self.refuse(
-                    format!("adopt bridge {name}"),
-                    format!(
-                        "{name} exists as {}",
-                        r.kind.as_deref().unwrap_or("a device of unknown kind")
-                    ),
-                );
+                self.refuse_kind("bridge", name, &r);
                 None
             }
             Some(r) => {
@@ -280,16 +291,7 @@ impl<'a> Devices<'a> {
                 let what = format!(
                     "create vxlan {name} id {vni} local {local} dstport {dstport} nolearning"
                 );
-                if !self
-                    .act(what, RouteNetlinkMessage::NewLink(b.build()), CREATE_EXCL)
-                    .await
-                {
-                    return None;
-                }
-                self.refresh().await;
-                let idx = self.links.index(name)?;
-                self.up(idx).await;
-                idx
+                self.create(name, what, b.build()).await?
             }
             Some(r) => {
                 let Some(x) = r
@@ -297,13 +299,7 @@ impl<'a> Devices<'a> {
                     .as_ref()
                     .filter(|_| r.kind.as_deref() == Some("vxlan"))
                 else {
-                    self.refuse(
-                        format!("adopt vxlan {name}"),
-                        format!(
-                            "{name} exists as {}",
-                            r.kind.as_deref().unwrap_or("a device of unknown kind")
-                        ),
-                    );
+                    self.refuse_kind("vxlan", name, &r);
                     return None;
                 };
                 if x.id != Some(vni)
@@ -383,29 +379,15 @@ impl<'a> Devices<'a> {
                 let l = LinkMacVlan::new(name, bridge, MacVlanMode::Private)
                     .address(mac.0.to_vec())
                     .build();
-                if !self
-                    .act(
-                        format!("create macvlan {name} mode private address {mac}"),
-                        RouteNetlinkMessage::NewLink(l),
-                        CREATE_EXCL,
-                    )
-                    .await
-                {
-                    return None;
-                }
-                self.refresh().await;
-                let idx = self.links.index(name)?;
-                self.up(idx).await;
-                Some(idx)
+                self.create(
+                    name,
+                    format!("create macvlan {name} mode private address {mac}"),
+                    l,
+                )
+                .await
             }
             Some(r) if r.kind.as_deref() != Some("macvlan") => {
-                self.refuse(
-                    format!("adopt macvlan {name}"),
-                    format!(
-                        "{name} exists as {}",
-                        r.kind.as_deref().unwrap_or("a device of unknown kind")
-                    ),
-                );
+                self.refuse_kind("macvlan", name, &r);
                 None
             }
             Some(r) => {
@@ -433,29 +415,11 @@ impl<'a> Devices<'a> {
         match self.links.get(name).cloned() {
             None => {
                 let l = LinkVrf::new(name, table).build();
-                if !self
-                    .act(
-                        format!("create vrf {name} table {table}"),
-                        RouteNetlinkMessage::NewLink(l),
-                        CREATE_EXCL,
-                    )
+                self.create(name, format!("create vrf {name} table {table}"), l)
                     .await
-                {
-                    return None;
-                }
-                self.refresh().await;
-                let idx = self.links.index(name)?;
-                self.up(idx).await;
-                Some(idx)
             }
             Some(r) if r.kind.as_deref() != Some("vrf") => {
-                self.refuse(
-                    format!("adopt vrf {name}"),
-                    format!(
-                        "{name} exists as {}",
-                        r.kind.as_deref().unwrap_or("a device of unknown kind")
-                    ),
-                );
+                self.refuse_kind("vrf", name, &r);
                 None
             }
             Some(r) => {
@@ -565,14 +529,7 @@ impl<'a> Devices<'a> {
         let br = match self.links.get(&svd.bridge).cloned() {
             Some(r) if r.kind.as_deref() == Some("bridge") => r.ifindex,
             Some(r) => {
-                self.refuse(
-                    format!("adopt bridge {}", svd.bridge),
-                    format!(
-                        "{} exists as {}",
-                        svd.bridge,
-                        r.kind.as_deref().unwrap_or("a device of unknown kind")
-                    ),
-                );
+                self.refuse_kind("bridge", &svd.bridge, &r);
                 return None;
             }
             None => {
@@ -586,16 +543,7 @@ impl<'a> Devices<'a> {
                     "create bridge {} vlan_filtering 1 vlan_default_pvid 0",
                     svd.bridge
                 );
-                if !self
-                    .act(what, RouteNetlinkMessage::NewLink(b.build()), CREATE_EXCL)
-                    .await
-                {
-                    return None;
-                }
-                self.refresh().await;
-                let idx = self.links.index(&svd.bridge)?;
-                self.up(idx).await;
-                idx
+                self.create(&svd.bridge, what, b.build()).await?
             }
         };
         let vx = match self.links.get(&svd.vxlan).cloned() {
@@ -640,16 +588,7 @@ impl<'a> Devices<'a> {
                     "create vxlan {} external vnifilter local {} dstport {} nolearning",
                     svd.vxlan, svd.local_vtep, svd.dstport
                 );
-                if !self
-                    .act(what, RouteNetlinkMessage::NewLink(l), CREATE_EXCL)
-                    .await
-                {
-                    return None;
-                }
-                self.refresh().await;
-                let idx = self.links.index(&svd.vxlan)?;
-                self.up(idx).await;
-                idx
+                self.create(&svd.vxlan, what, l).await?
             }
         };
         let port = LinkBridgePort::new(vx)

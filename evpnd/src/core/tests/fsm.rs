@@ -8,22 +8,9 @@ use evpn_proto::message::{Decoded, Open};
 use evpn_proto::Family;
 use serde_json::json;
 
-use super::{config, leaf, Net};
+use super::{config, ibgp_pair as pair, leaf, Net};
 use crate::core::io::{ConnId, Input, Output};
 use crate::core::Core;
-
-fn pair() -> Net {
-    Net::new(&[
-        (
-            "10.0.0.1",
-            &leaf("10.0.0.1", 65000, &[("10.0.0.2", 65000, "")]),
-        ),
-        (
-            "10.0.0.2",
-            &leaf("10.0.0.2", 65000, &[("10.0.0.1", 65000, "passive = true")]),
-        ),
-    ])
-}
 
 #[test]
 fn ibgp_session_establishes_with_negotiated_capabilities() {

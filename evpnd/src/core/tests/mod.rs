@@ -332,3 +332,17 @@ pub(crate) fn leaf(router_id: &str, asn: u32, neighbors: &[(&str, u32, &str)]) -
     }
     s
 }
+
+/// Two iBGP speakers in AS 65000, 10.0.0.2 passive.
+pub fn ibgp_pair() -> Net {
+    Net::new(&[
+        (
+            "10.0.0.1",
+            &leaf("10.0.0.1", 65000, &[("10.0.0.2", 65000, "")]),
+        ),
+        (
+            "10.0.0.2",
+            &leaf("10.0.0.2", 65000, &[("10.0.0.1", 65000, "passive = true")]),
+        ),
+    ])
+}

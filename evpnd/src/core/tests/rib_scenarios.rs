@@ -12,7 +12,7 @@ use evpn_proto::message::{DecodeCxt, Decoded, Open};
 use evpn_proto::{Esi, EvpnRoute, ExtCommunity, Family, Label, Mac, PathAttrs, Vni};
 use serde_json::{json, Value};
 
-use super::{config, leaf, Net};
+use super::{config, ibgp_pair, leaf, Net};
 use crate::core::io::{ConnId, Input, Output};
 use crate::core::{Core, CoreOptions};
 
@@ -25,19 +25,6 @@ fn rt2(rd: &str, mac: &str, extra: Value) -> Value {
         }
     }
     v
-}
-
-fn ibgp_pair() -> Net {
-    Net::new(&[
-        (
-            "10.0.0.1",
-            &leaf("10.0.0.1", 65000, &[("10.0.0.2", 65000, "")]),
-        ),
-        (
-            "10.0.0.2",
-            &leaf("10.0.0.2", 65000, &[("10.0.0.1", 65000, "passive = true")]),
-        ),
-    ])
 }
 
 #[test]
