@@ -323,6 +323,12 @@ impl Frr {
         Ok(())
     }
 
+    /// What bgpd has logged so far (its log file in the test directory).
+    pub fn bgpd_log(&self) -> String {
+        let path = self.dir.join(format!("{}-bgpd.log", self.netns));
+        std::fs::read_to_string(path).unwrap_or_default()
+    }
+
     /// `vtysh -N <netns> -c CMD`.
     pub fn vtysh(&self, cmd: &str) -> Result<String> {
         self.vtysh_lines(&[cmd])
