@@ -44,10 +44,10 @@ fn until(fab: &Fabric, what: &str, limit: Duration, mut f: impl FnMut() -> bool)
     for l in &fab.leaves {
         println!(
             "---- {} ({}): evpnctl show evpn mac\n{}\n---- kernel\n{}",
-            l.evpnd.name,
+            l.name,
             l.vtep,
-            l.evpnd
-                .ctl(&["show", "evpn", "mac"])
+            l.evpnd()
+                .and_then(|e| e.ctl(&["show", "evpn", "mac"]))
                 .map(|v| v.to_string())
                 .unwrap_or_else(|e| e.to_string()),
             sh(
@@ -72,10 +72,7 @@ fn vm_migrates_between_evpnd_leaves_and_keeps_its_ip() {
     if skip_unless(true, &["ping", "bridge"]) {
         return;
     }
-    let vnis = [VniSpec {
-        vni: 100,
-        gateway: "10.1.0.1/24".into(),
-    }];
+    let vnis = [VniSpec::new(100, "10.1.0.1/24")];
     let f = Fabric::new(
         "migration",
         2,

@@ -32,10 +32,7 @@ fn run() -> Result<()> {
         bail!("the demo needs root (network namespaces)");
     }
     let t0 = Instant::now();
-    let vnis = [VniSpec {
-        vni: 100,
-        gateway: "10.1.0.1/24".into(),
-    }];
+    let vnis = [VniSpec::new(100, "10.1.0.1/24")];
     println!("== building the fabric: spine (route reflector) + 3 evpnd leaves, VNI 100, anycast gateway 10.1.0.1");
     let f = Fabric::new(
         "demo",
@@ -163,7 +160,7 @@ fn wait_fabric(f: &Fabric, vm: &Host, limit: Duration) -> Result<()> {
 fn trace(f: &Fabric, vm: &Host, when: &str) {
     println!("   evpnctl trace {} ({when}):", vm.ip());
     for (i, l) in f.leaves.iter().enumerate() {
-        match l.evpnd.ctl(&["trace", vm.ip()]) {
+        match l.evpnd().and_then(|e| e.ctl(&["trace", vm.ip()])) {
             Ok(v) => {
                 let hosts = v["hosts"].as_array().cloned().unwrap_or_default();
                 if hosts.is_empty() {

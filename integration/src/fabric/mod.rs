@@ -16,9 +16,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+mod core_router;
+mod frr_leaf;
+
 use crate::json::poll_until;
 use crate::netns::{veth, Netns};
-use crate::peers::Evpnd;
+use crate::peers::{Evpnd, Frr};
 use crate::process::TestDir;
 use crate::topo::{evpnd_established, evpnd_neighbor};
 
@@ -27,22 +30,115 @@ pub const GATEWAY_MAC: &str = "00:00:5e:00:01:01";
 /// The fabric's AS (iBGP everywhere, the spine reflects).
 pub const FABRIC_AS: u32 = 65000;
 
-/// One L2 VNI of the fabric: VNI number and its anycast gateway
-/// (`10.1.0.1/24`).
+/// One L2 VNI of the fabric: VNI number, its anycast gateway
+/// (`10.1.0.1/24`) and the IP-VRF it routes in, if any.
 #[derive(Debug, Clone)]
 pub struct VniSpec {
     pub vni: u32,
     pub gateway: String,
+    /// Name of a [`VrfSpec`] (symmetric IRB through its L3 VNI).
+    pub vrf: Option<String>,
+}
+
+impl VniSpec {
+    /// An L2-only VNI with its anycast gateway `gateway` (`10.1.0.1/24`).
+    pub fn new(vni: u32, gateway: &str) -> VniSpec {
+        VniSpec {
+            vni,
+            gateway: gateway.to_string(),
+            vrf: None,
+        }
+    }
+
+    /// The same VNI routed in the IP-VRF `vrf`.
+    pub fn in_vrf(mut self, vrf: &str) -> VniSpec {
+        self.vrf = Some(vrf.to_string());
+        self
+    }
+}
+
+/// An IP-VRF with its L3 VNI, present on every evpnd leaf.
+#[derive(Debug, Clone)]
+pub struct VrfSpec {
+    pub name: String,
+    pub l3vni: u32,
+    /// Originated as RT-5 by every evpnd leaf (more TOML per leaf can add
+    /// its own with [`FabricSpec::leaf_vrf_extra`]).
+    pub advertise_prefixes: Vec<String>,
+}
+
+/// What runs on a leaf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeafKind {
+    /// evpnd programming the kernel.
+    Evpnd,
+    /// FRR (zebra + bgpd, `advertise-all-vni`) with the usual manual
+    /// anycast-gateway recipe.
+    Frr,
+}
+
+/// Everything a fabric is built from; [`Fabric::new`] covers the common
+/// case (N evpnd leaves, L2 VNIs).
+#[derive(Debug, Clone, Default)]
+pub struct FabricSpec {
+    /// Names the scratch directory (`/tmp/evt-<label>-…`).
+    pub label: String,
+    /// One entry per leaf, leaf `i` (1-based) on spine link `i`.
+    pub leaves: Vec<LeafKind>,
+    pub vnis: Vec<VniSpec>,
+    pub vrfs: Vec<VrfSpec>,
+    /// A core router (FRR, AS 65100, IPv4 unicast eBGP to every evpnd
+    /// leaf) that receives the host routes.
+    pub core: bool,
+    /// More global TOML for every evpnd leaf (e.g. duplicate detection).
+    pub leaf_extra: String,
+    /// More TOML per evpnd leaf (index) appended to its config.
+    pub leaf_vrf_extra: Vec<(usize, String)>,
+}
+
+/// The daemon of a leaf.
+#[derive(Debug)]
+pub enum LeafDaemon {
+    Evpnd(Evpnd),
+    Frr(Frr),
 }
 
 /// A leaf: its namespace, address and daemon.
 #[derive(Debug)]
 pub struct Leaf {
-    pub evpnd: Evpnd,
+    pub daemon: LeafDaemon,
     pub ns: Netns,
+    /// `leaf1`, `leaf2`, …
+    pub name: String,
     pub vtep: String,
     /// The spine's address on this leaf's link.
     pub spine_addr: String,
+}
+
+impl Leaf {
+    /// The evpnd of this leaf, or an error naming an FRR leaf.
+    pub fn evpnd(&self) -> Result<&Evpnd> {
+        match &self.daemon {
+            LeafDaemon::Evpnd(e) => Ok(e),
+            LeafDaemon::Frr(_) => bail!("{} runs FRR, not evpnd", self.name),
+        }
+    }
+
+    /// The FRR of this leaf, or an error naming an evpnd leaf.
+    pub fn frr(&self) -> Result<&Frr> {
+        match &self.daemon {
+            LeafDaemon::Frr(f) => Ok(f),
+            LeafDaemon::Evpnd(_) => bail!("{} runs evpnd, not FRR", self.name),
+        }
+    }
+
+    /// The daemon's recent log (for failure messages).
+    pub fn log(&self) -> String {
+        match &self.daemon {
+            LeafDaemon::Evpnd(e) => e.log(),
+            LeafDaemon::Frr(f) => f.bgpd_log(),
+        }
+    }
 }
 
 /// A host ("VM"): its own namespace with `eth0`, whose peer end (`port`)
@@ -66,38 +162,81 @@ impl Host {
     }
 }
 
-/// Spine, leaves and the scratch directory; dropped daemons first, then the
-/// namespaces (field order).
+/// Spine, leaves, the core router and the scratch directory; dropped
+/// daemons first, then the namespaces (field order).
 #[derive(Debug)]
 pub struct Fabric {
     pub spine_evpnd: Evpnd,
     pub leaves: Vec<Leaf>,
+    pub core: Option<Core>,
     pub spine: Netns,
     pub vnis: Vec<VniSpec>,
+    pub vrfs: Vec<VrfSpec>,
     pub dir: TestDir,
 }
 
-/// The `[[vni]]` sections of a leaf.
-fn vni_sections(vnis: &[VniSpec]) -> String {
+/// The core router: FRR in its own namespace behind the spine.
+#[derive(Debug)]
+pub struct Core {
+    pub frr: Frr,
+    pub ns: Netns,
+    /// Its address (`10.0.254.2`).
+    pub addr: String,
+}
+
+/// The `[[vni]]` and `[[vrf]]` sections of an evpnd leaf.
+fn vni_sections(vnis: &[VniSpec], vrfs: &[VrfSpec]) -> String {
     let mut s = String::new();
     for v in vnis {
         s.push_str(&format!(
-            "\n[[vni]]\nvni = {}\nbridge = \"br{}\"\n\n[vni.anycast_gateway]\nipv4 = \"{}\"\nmac = \"{GATEWAY_MAC}\"\n",
-            v.vni, v.vni, v.gateway
+            "\n[[vni]]\nvni = {}\nbridge = \"br{}\"\n",
+            v.vni, v.vni
+        ));
+        if let Some(vrf) = &v.vrf {
+            s.push_str(&format!("vrf = \"{vrf}\"\n"));
+        }
+        s.push_str(&format!(
+            "\n[vni.anycast_gateway]\nipv4 = \"{}\"\nmac = \"{GATEWAY_MAC}\"\n",
+            v.gateway
+        ));
+    }
+    for v in vrfs {
+        let prefixes: Vec<String> = v
+            .advertise_prefixes
+            .iter()
+            .map(|p| format!("\"{p}\""))
+            .collect();
+        s.push_str(&format!(
+            "\n[[vrf]]\nname = \"{}\"\nl3vni = {}\nbackend = \"table\"\nadvertise_prefixes = [{}]\n",
+            v.name,
+            v.l3vni,
+            prefixes.join(", ")
         ));
     }
     s
 }
 
 impl Fabric {
-    /// Spine + `n` leaves carrying `vnis`, sessions up, bridges created.
-    /// `leaf_extra` is more global TOML for every leaf (e.g. duplicate
-    /// detection settings).
+    /// Spine + `n` evpnd leaves carrying `vnis`, sessions up, bridges
+    /// created. `leaf_extra` is more global TOML for every leaf (e.g.
+    /// duplicate detection settings).
     pub fn new(label: &str, n: usize, vnis: &[VniSpec], leaf_extra: &str) -> Result<Fabric> {
+        Self::build(&FabricSpec {
+            label: label.to_string(),
+            leaves: vec![LeafKind::Evpnd; n],
+            vnis: vnis.to_vec(),
+            leaf_extra: leaf_extra.to_string(),
+            ..FabricSpec::default()
+        })
+    }
+
+    /// The fabric `spec` describes, every session up, bridges created.
+    pub fn build(spec: &FabricSpec) -> Result<Fabric> {
+        let n = spec.leaves.len();
         if n == 0 || n > 200 {
             bail!("a fabric has 1..=200 leaves, not {n}");
         }
-        let dir = TestDir::new(label)?;
+        let dir = TestDir::new(&spec.label)?;
         let spine = Netns::new()?;
         spine.enable_forwarding()?;
         let mut leaf_ns = Vec::new();
@@ -130,17 +269,36 @@ impl Fabric {
         );
         let spine_evpnd =
             Evpnd::start_with(&spine, &dir, "spine", &spine_cfg, &["--no-dataplane"])?;
+        let core = if spec.core {
+            Some(core_router::start(&spine, &dir, &leaf_ns)?)
+        } else {
+            None
+        };
         let mut leaves = Vec::new();
-        for (i, (ns, l4, s4)) in leaf_ns.into_iter().enumerate() {
-            let cfg = format!(
-                "router_id = \"{l4}\"\nasn = {FABRIC_AS}\nconnect_retry = 1\nvtep_address = \"{l4}\"\n{leaf_extra}\n{}{}",
-                evpnd_neighbor(&s4, FABRIC_AS, &["evpn", "ipv4"], ""),
-                vni_sections(vnis)
-            );
-            let evpnd = Evpnd::start_with(&ns, &dir, &format!("leaf{}", i + 1), &cfg, &[])?;
+        for (i, ((ns, l4, s4), kind)) in leaf_ns.into_iter().zip(&spec.leaves).enumerate() {
+            let name = format!("leaf{}", i + 1);
+            let daemon = match kind {
+                LeafKind::Evpnd => {
+                    let mut cfg = format!(
+                        "router_id = \"{l4}\"\nasn = {FABRIC_AS}\nconnect_retry = 1\nvtep_address = \"{l4}\"\n{}\n{}",
+                        spec.leaf_extra,
+                        evpnd_neighbor(&s4, FABRIC_AS, &["evpn", "ipv4"], ""),
+                    );
+                    if let Some(c) = &core {
+                        cfg.push_str(&core_router::evpnd_neighbor_section(c));
+                    }
+                    cfg.push_str(&vni_sections(&spec.vnis, &spec.vrfs));
+                    for (_, extra) in spec.leaf_vrf_extra.iter().filter(|(at, _)| *at == i) {
+                        cfg.push_str(extra);
+                    }
+                    LeafDaemon::Evpnd(Evpnd::start_with(&ns, &dir, &name, &cfg, &[])?)
+                }
+                LeafKind::Frr => LeafDaemon::Frr(frr_leaf::start(&ns, &dir, &l4, &s4, &spec.vnis)?),
+            };
             leaves.push(Leaf {
-                evpnd,
+                daemon,
                 ns,
+                name,
                 vtep: l4,
                 spine_addr: s4,
             });
@@ -148,8 +306,10 @@ impl Fabric {
         let f = Fabric {
             spine_evpnd,
             leaves,
+            core,
             spine,
-            vnis: vnis.to_vec(),
+            vnis: spec.vnis.clone(),
+            vrfs: spec.vrfs.clone(),
             dir,
         };
         f.wait_ready()?;
@@ -162,14 +322,21 @@ impl Fabric {
             for v in &self.vnis {
                 let br = format!("br{}", v.vni);
                 poll_until(
-                    &format!("{br} on {}", l.evpnd.name),
+                    &format!("{br} on {}", l.name),
                     Duration::from_secs(10),
                     Duration::from_millis(50),
                     || Ok(l.ns.ip(&["link", "show", &br]).ok()),
                 )
-                .with_context(|| l.evpnd.log())?;
+                .with_context(|| l.log())?;
             }
-            evpnd_established(&l.evpnd, &l.spine_addr).with_context(|| l.evpnd.log())?;
+            match &l.daemon {
+                LeafDaemon::Evpnd(e) => {
+                    evpnd_established(e, &l.spine_addr).with_context(|| e.log())?;
+                }
+                LeafDaemon::Frr(f) => {
+                    frr_leaf::wait_established(f, &l.spine_addr).with_context(|| f.bgpd_log())?
+                }
+            }
         }
         Ok(())
     }
