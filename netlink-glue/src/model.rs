@@ -77,6 +77,11 @@ pub struct L2Vni {
     /// `neigh_suppress on` on the VXLAN port: the bridge answers ARP/ND from
     /// the remote neighbour entries instead of flooding them.
     pub arp_suppress: bool,
+    /// Data-plane learning (flood and learn): the VXLAN device learns
+    /// remote MAC → VTEP and the bridge learns MACs behind the VXLAN port.
+    /// For VNIs without a control plane (static flood lists); with BGP
+    /// remote MACs come from routes and learning stays off.
+    pub learning: bool,
     pub gateway: Option<AnycastGateway>,
     /// The IP-VRF (by L3 VNI) this VNI routes in.
     pub l3vni: Option<Vni>,
@@ -99,6 +104,7 @@ impl L2Vni {
             bridge_mac: None,
             mtu: None,
             arp_suppress: true,
+            learning: false,
             gateway: None,
             l3vni: None,
             vlan: None,

@@ -343,33 +343,19 @@ impl Fabric {
 
     /// A host on leaf `at` (index) in `vni`.
     pub fn host(&self, at: usize, vni: u32, port: &str, mac: &str, cidr: &str) -> Result<Host> {
-        let ns = Netns::new()?;
         let leaf = self
             .leaves
             .get(at)
             .with_context(|| format!("no leaf {at}"))?;
-        veth(&leaf.ns, port, &[], &ns, "eth0", &[], 1500)?;
-        ns.ip(&["link", "set", "eth0", "down"])?;
-        ns.ip(&["link", "set", "eth0", "address", mac])?;
-        ns.addr("eth0", cidr)?;
-        ns.ip(&["link", "set", "eth0", "up"])?;
         let gw = self
             .vnis
             .iter()
             .find(|v| v.vni == vni)
             .map(|v| v.gateway.split('/').next().unwrap_or_default().to_string())
             .with_context(|| format!("VNI {vni} is not in the fabric"))?;
-        ns.ip(&["route", "add", "default", "via", &gw])?;
-        leaf.ns
-            .ip(&["link", "set", port, "master", &format!("br{vni}"), "up"])?;
-        Ok(Host {
-            ns,
-            mac: mac.to_string(),
-            cidr: cidr.to_string(),
-            vni,
-            port: port.to_string(),
-            at,
-        })
+        let mut h = attach_host(&leaf.ns, vni, port, mac, cidr, Some(&gw))?;
+        h.at = at;
+        Ok(h)
     }
 
     /// Live-migrate `h` to leaf `to`: its port leaves the old leaf (the
@@ -399,6 +385,37 @@ impl Fabric {
         rarp_announce(&h.ns, &h.mac)?;
         Ok(up)
     }
+}
+
+/// A host namespace whose `eth0` (MAC `mac`, address `cidr`, default
+/// route via `gateway`) is the peer of `port` on bridge `br<vni>` in
+/// `leaf`. `at` is 0; [`Fabric::host`] sets the leaf index.
+pub fn attach_host(
+    leaf: &Netns,
+    vni: u32,
+    port: &str,
+    mac: &str,
+    cidr: &str,
+    gateway: Option<&str>,
+) -> Result<Host> {
+    let ns = Netns::new()?;
+    veth(leaf, port, &[], &ns, "eth0", &[], 1500)?;
+    ns.ip(&["link", "set", "eth0", "down"])?;
+    ns.ip(&["link", "set", "eth0", "address", mac])?;
+    ns.addr("eth0", cidr)?;
+    ns.ip(&["link", "set", "eth0", "up"])?;
+    if let Some(gw) = gateway {
+        ns.ip(&["route", "add", "default", "via", gw])?;
+    }
+    leaf.ip(&["link", "set", port, "master", &format!("br{vni}"), "up"])?;
+    Ok(Host {
+        ns,
+        mac: mac.to_string(),
+        cidr: cidr.to_string(),
+        vni,
+        port: port.to_string(),
+        at: 0,
+    })
 }
 
 /// QEMU's self-announce after a resume: RARP frames (ethertype 0x8035,

@@ -263,7 +263,8 @@ impl<'a> Devices<'a> {
         .await;
     }
 
-    /// A VXLAN device for one VNI, enslaved to `bridge`, with learning off.
+    /// A VXLAN device for one VNI, enslaved to `bridge`, with data-plane
+    /// learning off (or on, for flood-and-learn VNIs).
     #[allow(clippy::too_many_arguments)]
     pub async fn vxlan(
         &mut self,
@@ -274,12 +275,14 @@ impl<'a> Devices<'a> {
         bridge: u32,
         mtu: Option<u32>,
         neigh_suppress: bool,
+        learning: bool,
     ) -> Option<u32> {
+        let learn_word = if learning { "learning" } else { "nolearning" };
         let idx = match self.links.get(name).cloned() {
             None => {
                 let mut b = LinkVxlan::new(name, vni)
                     .port(dstport)
-                    .learning(false)
+                    .learning(learning)
                     .controller(bridge);
                 b = match local {
                     IpAddr::V4(a) => b.local(a),
@@ -289,7 +292,7 @@ impl<'a> Devices<'a> {
                     b = b.mtu(m);
                 }
                 let what = format!(
-                    "create vxlan {name} id {vni} local {local} dstport {dstport} nolearning"
+                    "create vxlan {name} id {vni} local {local} dstport {dstport} {learn_word}"
                 );
                 self.create(name, what, b.build()).await?
             }
@@ -315,7 +318,7 @@ impl<'a> Devices<'a> {
                     );
                     return None;
                 }
-                if x.learning == Some(true) {
+                if x.learning != Some(learning) {
                     // Changelink: RTM_NEWLINK without CREATE on an existing
                     // device with the vxlan info data to change.
                     let mut l = LinkMessage::default();
@@ -324,11 +327,13 @@ impl<'a> Devices<'a> {
                         .push(rtnetlink::packet_route::link::LinkAttribute::LinkInfo(
                             vec![
                                 LinkInfo::Kind(InfoKind::Vxlan),
-                                LinkInfo::Data(InfoData::Vxlan(vec![InfoVxlan::Learning(false)])),
+                                LinkInfo::Data(InfoData::Vxlan(vec![InfoVxlan::Learning(
+                                    learning,
+                                )])),
                             ],
                         ));
                     self.act(
-                        format!("set {name} nolearning"),
+                        format!("set {name} {learn_word}"),
                         RouteNetlinkMessage::NewLink(l),
                         0,
                     )
@@ -353,16 +358,17 @@ impl<'a> Devices<'a> {
             }
         };
         // Bridge port flags: remote MACs come from BGP, not from data-plane
-        // learning on the tunnel, and ARP/ND is answered from our neighbour
-        // entries. Re-asserted every pass; the kernel treats equal values as
-        // no change.
+        // learning on the tunnel (unless flood-and-learn), and ARP/ND is
+        // answered from our neighbour entries. Re-asserted every pass; the
+        // kernel treats equal values as no change.
         let port = LinkBridgePort::new(idx)
-            .learning(false)
+            .learning(learning)
             .neigh_suppress(neigh_suppress)
             .build();
         self.assert_quietly(
             format!(
-                "set {name} bridge port learning off neigh_suppress {}",
+                "set {name} bridge port learning {} neigh_suppress {}",
+                if learning { "on" } else { "off" },
                 if neigh_suppress { "on" } else { "off" }
             ),
             RouteNetlinkMessage::NewLink(port),
@@ -501,6 +507,7 @@ impl<'a> Devices<'a> {
                 br,
                 v.mtu,
                 v.arp_suppress,
+                v.learning,
             )
             .await?;
         let mut svi = br;
@@ -658,6 +665,7 @@ impl<'a> Devices<'a> {
                 l3.dstport,
                 br,
                 l3.mtu,
+                false,
                 false,
             )
             .await?;

@@ -230,6 +230,8 @@ impl EvpnCfg {
                 }
             };
             kernel.arp_suppress = v.arp_suppress;
+            // No control plane for remote MACs: flood and learn.
+            kernel.learning = v.flooding == Flooding::Static;
             let l3vni = v
                 .vrf
                 .as_ref()
