@@ -84,6 +84,9 @@ pub struct LocalMac {
     pub bridge: Dev,
     pub port: Dev,
     pub mac: Mac,
+    /// The bridge VLAN of the entry (single-VXLAN-device mode maps it to
+    /// the VNI); `None` on a bridge without VLAN filtering.
+    pub vlan: Option<u16>,
     /// Added by an operator (`static`/`sticky`), not learned: advertise as
     /// sticky (RFC 7432 §15.2).
     pub is_static: bool,

@@ -16,7 +16,7 @@ mod common;
 use common::*;
 use netlink_glue::netns::{self, Netns};
 use netlink_glue::{
-    AnycastGateway, Dataplane, Intent, L2Vni, L3Vni, Netlink, Report, Svd, SviMode,
+    AnycastGateway, Dataplane, Intent, L2Vni, L3Vni, Netlink, Observation, Report, Svd, SviMode,
 };
 
 fn require_full_kernel() -> bool {
@@ -243,4 +243,23 @@ fn single_vxlan_device_carries_remote_macs_and_flood_lists_per_vlan() {
     let vnis = f.leaf1.sh("bridge vni show dev vxlan0").unwrap();
     assert!(vnis.contains("100"), "{vnis}");
     f.h1.sh("ping -c 3 -i 0.2 -W 2 10.1.0.20").unwrap();
+    // Local learning names the VLAN, which the daemon maps to the VNI.
+    let cfg = config(&f.leaf1);
+    let macs = f.leaf1.block_on(move || async move {
+        let mut dp = Netlink::new(cfg).unwrap();
+        let mut obs = dp.observe().await.unwrap();
+        match tokio::time::timeout(std::time::Duration::from_secs(5), obs.recv()).await {
+            Ok(Some(Observation::LocalState { macs, .. })) => macs,
+            other => panic!("first observation: {other:?}"),
+        }
+    });
+    let h1 = macs
+        .iter()
+        .find(|m| m.mac == mac("02:00:00:00:00:0a"))
+        .unwrap_or_else(|| panic!("h1 not among the local MACs: {macs:?}"));
+    assert_eq!(
+        (h1.port.name.as_str(), h1.vlan),
+        ("h1p", Some(10)),
+        "{h1:?}"
+    );
 }

@@ -154,6 +154,7 @@ async fn observations_are_delivered_once() {
             name: "eth1".into(),
         },
         mac: M1,
+        vlan: None,
         is_static: false,
     };
     assert!(f.inject(Observation::LocalMacLearned(lm.clone())));

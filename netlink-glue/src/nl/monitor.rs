@@ -93,7 +93,8 @@ struct Monitor {
     tx: mpsc::Sender<Observation>,
     links: HashMap<u32, LinkRec>,
     /// (bridge, MAC) → (port, whether the port is a VXLAN device).
-    fdb: HashMap<(u32, Mac), (u32, bool)>,
+    /// (bridge, VLAN, MAC) → (port, remote).
+    fdb: HashMap<(u32, Option<u16>, Mac), (u32, bool)>,
     buf: Vec<u8>,
 }
 
@@ -201,11 +202,11 @@ impl Monitor {
             let Some(bridge) = r.master else { continue };
             let on_vxlan = self.is_vxlan(r.ifindex);
             if r.ext_learned() || on_vxlan {
-                self.fdb.insert((bridge, r.mac), (r.ifindex, true));
+                self.fdb.insert((bridge, r.vlan, r.mac), (r.ifindex, true));
                 continue;
             }
             if let Some(lm) = self.local_mac(&r, bridge) {
-                self.fdb.insert((bridge, r.mac), (r.ifindex, false));
+                self.fdb.insert((bridge, r.vlan, r.mac), (r.ifindex, false));
                 macs.push(lm);
             }
         }
@@ -255,6 +256,7 @@ impl Monitor {
             bridge: self.dev(bridge),
             port: self.dev(r.ifindex),
             mac: r.mac,
+            vlan: r.vlan,
             is_static: r.state.has(Nud::NOARP) || r.sticky(),
         })
     }
@@ -368,7 +370,7 @@ impl Monitor {
         if deleted {
             self.links.remove(&r.ifindex);
             self.fdb
-                .retain(|(br, _), (port, _)| *br != r.ifindex && *port != r.ifindex);
+                .retain(|(br, _, _), (port, _)| *br != r.ifindex && *port != r.ifindex);
         } else {
             self.links.insert(r.ifindex, r);
         }
@@ -385,7 +387,7 @@ impl Monitor {
                 return Ok(());
             };
             let remote = r.ext_learned() || self.is_vxlan(r.ifindex);
-            let key = (bridge, r.mac);
+            let key = (bridge, r.vlan, r.mac);
             if !new {
                 let was = self.fdb.remove(&key);
                 if remote {

@@ -244,7 +244,8 @@ pub struct Evpn {
     pub cfg: EvpnCfg,
     pub l2: BTreeMap<Vni, MacVrf>,
     pub l3: BTreeMap<Vni, IpVrfCfg>,
-    by_bridge: HashMap<String, Vni>,
+    /// (bridge, VLAN) → VNI; VLAN `None` for a bridge per VNI.
+    by_bridge: HashMap<(String, Option<u16>), Vni>,
     by_svi: HashMap<String, Vni>,
     import_l2: HashMap<RouteTarget, Vec<Vni>>,
     import_l3: HashMap<RouteTarget, Vec<Vni>>,
@@ -318,8 +319,10 @@ impl Evpn {
                     intent.flood.insert((v.vni, *vtep));
                 }
             }
+            // Single-VXLAN-device VNIs share the bridge: its FDB entries
+            // name the VNI by their VLAN.
+            by_bridge.insert((v.bridge().to_string(), v.kernel.vlan), v.vni);
             if v.kernel.vlan.is_none() {
-                by_bridge.insert(v.bridge().to_string(), v.vni);
                 by_svi.insert(v.svi().to_string(), v.vni);
             }
             for rt in &v.import_rts {
@@ -1067,17 +1070,29 @@ impl Evpn {
 
     // ---- local learning ---------------------------------------------------
 
+    /// The VNI of a bridge FDB entry: by (bridge, VLAN) on the shared bridge
+    /// of single-VXLAN-device mode, else by bridge (a bridge per VNI, with
+    /// or without VLAN filtering).
+    fn vni_of(&self, m: &netlink_glue::LocalMac) -> Option<Vni> {
+        let name = &m.bridge.name;
+        m.vlan
+            .and_then(|v| self.by_bridge.get(&(name.clone(), Some(v))))
+            .or_else(|| self.by_bridge.get(&(name.clone(), None)))
+            .copied()
+    }
+
     /// One kernel observation.
     pub fn observe(&mut self, o: Observation) {
         match o {
-            Observation::LocalMacLearned(m) => {
-                self.local_mac(&m.bridge.name, m.mac, &m.port.name, m.is_static);
-            }
-            Observation::LocalMacMoved { to, .. } => {
-                self.local_mac(&to.bridge.name, to.mac, &to.port.name, to.is_static);
+            Observation::LocalMacLearned(m) | Observation::LocalMacMoved { to: m, .. } => {
+                match self.vni_of(&m) {
+                    Some(vni) => self.local_mac(vni, m.mac, &m.port.name, m.is_static),
+                    None => debug!(bridge = m.bridge.name, vlan = ?m.vlan, mac = %m.mac,
+                        "local MAC on a bridge/VLAN that is no VNI of ours"),
+                }
             }
             Observation::LocalMacAged(m) => {
-                if let Some(vni) = self.by_bridge.get(&m.bridge.name).copied() {
+                if let Some(vni) = self.vni_of(&m) {
                     self.local_mac_gone(vni, m.mac);
                 }
             }
@@ -1101,11 +1116,7 @@ impl Evpn {
 
     /// A MAC on a local port (new, moved between ports, or learned over our
     /// remote entry).
-    fn local_mac(&mut self, bridge: &str, mac: Mac, port: &str, sticky: bool) {
-        let Some(vni) = self.by_bridge.get(bridge).copied() else {
-            debug!(bridge, %mac, "local MAC on a bridge that is no VNI of ours");
-            return;
-        };
+    fn local_mac(&mut self, vni: Vni, mac: Mac, port: &str, sticky: bool) {
         let Some(v) = self.l2.get_mut(&vni) else {
             return;
         };
@@ -1322,8 +1333,8 @@ impl Evpn {
     ) {
         let mut seen: HashSet<(Vni, Mac)> = HashSet::new();
         for m in &macs {
-            if let Some(vni) = self.by_bridge.get(&m.bridge.name) {
-                seen.insert((*vni, m.mac));
+            if let Some(vni) = self.vni_of(m) {
+                seen.insert((vni, m.mac));
             }
         }
         let stale: Vec<(Vni, Mac)> = self
@@ -1341,7 +1352,9 @@ impl Evpn {
             self.local_mac_gone(vni, mac);
         }
         for m in macs {
-            self.local_mac(&m.bridge.name, m.mac, &m.port.name, m.is_static);
+            if let Some(vni) = self.vni_of(&m) {
+                self.local_mac(vni, m.mac, &m.port.name, m.is_static);
+            }
         }
         let mut seen_ip: HashSet<(Vni, IpAddr)> = HashSet::new();
         for n in &neighs {
@@ -1415,7 +1428,12 @@ impl Evpn {
         for v in self.l2.values() {
             for (m, s) in &v.macs {
                 if let Some(l) = &s.local {
-                    macs.push((v.cfg.bridge().to_string(), *m, l.port.clone(), l.sticky));
+                    macs.push((
+                        (v.cfg.bridge().to_string(), v.cfg.kernel.vlan),
+                        *m,
+                        l.port.clone(),
+                        l.sticky,
+                    ));
                 }
             }
             for (ip, s) in &v.ips {
@@ -1429,8 +1447,10 @@ impl Evpn {
 
     /// Replay one local MAC / neighbour (reload).
     pub fn replay(&mut self, macs: Vec<LocalMacFact>, neighs: Vec<LocalNeighFact>) {
-        for (bridge, mac, port, sticky) in macs {
-            self.local_mac(&bridge, mac, &port, sticky);
+        for (at, mac, port, sticky) in macs {
+            if let Some(vni) = self.by_bridge.get(&at).copied() {
+                self.local_mac(vni, mac, &port, sticky);
+            }
         }
         for (svi, ip, mac) in neighs {
             if let Some(vni) = self.by_svi.get(&svi).copied() {
@@ -1440,8 +1460,8 @@ impl Evpn {
     }
 }
 
-/// A local MAC for replay: (bridge, MAC, port, sticky).
-pub type LocalMacFact = (String, Mac, String, bool);
+/// A local MAC for replay: ((bridge, VLAN), MAC, port, sticky).
+pub type LocalMacFact = ((String, Option<u16>), Mac, String, bool);
 /// A local neighbour for replay: (SVI, IP, MAC).
 pub type LocalNeighFact = (String, IpAddr, Mac);
 

@@ -105,6 +105,7 @@ fn local_mac(m: &str, port: &str, is_static: bool) -> LocalMac {
         bridge: dev("br100", 10),
         port: dev(port, 20),
         mac: mac(m),
+        vlan: None,
         is_static,
     }
 }
@@ -899,4 +900,72 @@ fn old_leaf_withdraws_before_the_vm_resumes_and_the_ip_still_follows() {
     );
     assert_eq!(net.kernel_mac(0, VM), Some(ip("10.0.0.2")));
     assert_eq!(net.kernel_neigh(0, VM_IP), Some(mac(VM)));
+}
+
+#[test]
+fn single_vxlan_device_mode_maps_learned_macs_to_the_vni_of_their_vlan() {
+    let leaf = |n: u8| {
+        format!(
+            r#"router_id = "10.0.0.{n}"
+asn = 65000
+svd = {{ bridge = "br0", vxlan = "vxlan0" }}
+[[neighbor]]
+address = "10.0.0.100"
+remote_as = 65000
+families = ["evpn"]
+[[vni]]
+vni = 100
+bridge = "br0"
+vlan = 10
+[[vni]]
+vni = 200
+bridge = "br0"
+vlan = 20
+"#
+        )
+    };
+    let (l1, l2) = (leaf(1), leaf(2));
+    let mut net = Net::new(&[
+        ("10.0.0.1", &l1),
+        ("10.0.0.2", &l2),
+        ("10.0.0.3", &leaf(3)),
+        ("10.0.0.100", &spine_cfg()),
+    ]);
+    net.advance(Duration::from_secs(1));
+    let on_vlan = |vlan: Option<u16>| LocalMac {
+        bridge: dev("br0", 10),
+        port: dev("vm1", 20),
+        mac: mac(VM),
+        vlan,
+        is_static: false,
+    };
+    net.observe(0, Observation::LocalMacLearned(on_vlan(Some(20))));
+    let fdb = |net: &Net, v: u32| {
+        net.nodes[1]
+            .dp
+            .owned()
+            .get(&Key::VxlanFdb {
+                vni: vni(v),
+                mac: mac(VM),
+            })
+            .cloned()
+    };
+    assert!(
+        matches!(fdb(&net, 200), Some(Value::VxlanFdb { vtep, .. }) if vtep == ip("10.0.0.1")),
+        "leaf2 VNI 200: {:?}",
+        fdb(&net, 200)
+    );
+    assert_eq!(fdb(&net, 100), None, "the MAC leaked into VNI 100");
+    // A learn in a VLAN that maps to no VNI is not advertised.
+    net.observe(
+        0,
+        Observation::LocalMacLearned(LocalMac {
+            mac: mac("52:54:00:00:00:77"),
+            ..on_vlan(Some(30))
+        }),
+    );
+    assert!(net.rt2(1, "52:54:00:00:00:77").is_empty());
+    // Aging in VLAN 20 withdraws the VNI 200 route.
+    net.observe(0, Observation::LocalMacAged(on_vlan(Some(20))));
+    assert_eq!(fdb(&net, 200), None);
 }
