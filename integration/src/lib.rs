@@ -27,6 +27,7 @@ pub mod json;
 pub mod netns;
 pub mod peers;
 pub mod process;
+pub mod report;
 pub mod topo;
 
 pub use json::{json_includes, poll_json, poll_until};
