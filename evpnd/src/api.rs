@@ -346,6 +346,10 @@ pub struct EvpnVniRow {
     pub kind: String,
     pub bridge: String,
     pub vxlan: String,
+    /// `up`, or `down` while its bridge or VXLAN device is down (IMET
+    /// withdrawn).
+    #[serde(default)]
+    pub oper: String,
     pub vrf: Option<String>,
     pub l3vni: Option<u32>,
     pub rd: String,

@@ -89,6 +89,12 @@ impl Core {
                 kind: "l2".into(),
                 bridge: c.kernel.bridge.clone(),
                 vxlan: c.kernel.vxlan.clone(),
+                oper: if self.evpn.links.out_of_service.contains(&c.vni) {
+                    "down"
+                } else {
+                    "up"
+                }
+                .into(),
                 vrf: c
                     .l3vni
                     .and_then(|l| self.evpn.l3.get(&l))
@@ -128,6 +134,7 @@ impl Core {
                 kind: "l3".into(),
                 bridge: l.kernel.bridge.clone(),
                 vxlan: l.kernel.vxlan.clone(),
+                oper: "up".into(),
                 vrf: Some(l.name.clone()),
                 l3vni: Some(l.l3vni.get()),
                 rd: l.rd.to_string(),

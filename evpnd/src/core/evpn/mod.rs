@@ -31,6 +31,7 @@
 mod api;
 mod glue;
 pub mod instance;
+mod links;
 pub mod mobility;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
@@ -272,6 +273,8 @@ pub struct Evpn {
     /// (seq + 1) and still needs the IPs to probe. Kept [`RECENT_HOLD`].
     recent: HashMap<(Vni, Mac), Recent>,
     pub counters: Counters,
+    /// Operational state of the VNIs' devices.
+    pub links: links::LinkStates,
     /// The last dataplane report: (generation, applied, failed).
     pub last_report: Option<(u64, usize, usize)>,
 }
@@ -369,6 +372,7 @@ impl Evpn {
             now,
             recent: HashMap::new(),
             counters: Counters::default(),
+            links: links::LinkStates::default(),
             last_report: None,
         }
     }
@@ -564,6 +568,13 @@ impl Evpn {
     /// RT-3 IMET with the PMSI tunnel for ingress replication (RFC 7432
     /// §7.3, §11.1; RFC 8365 §5.1.3: the label carries the VNI).
     fn install_imet(&mut self, v: &MacVrfCfg) {
+        if let (Some(key), set) = self.imet_route(v) {
+            self.install(key, set);
+        }
+    }
+
+    /// Our IMET route of `v`: its key (None if it cannot be keyed) and attributes.
+    fn imet_route(&self, v: &MacVrfCfg) -> (Option<RouteKey>, AttrSet) {
         let vtep = self.cfg.local_vtep;
         let mut ext = vec![ExtCommunity::Encapsulation(TunnelType::Vxlan)];
         ext.extend(v.export_rts.iter().map(|r| ExtCommunity::RouteTarget(*r)));
@@ -577,9 +588,8 @@ impl Evpn {
             eth_tag: 0,
             originator: vtep,
         });
-        let Some(key) = route.key() else { return };
         let set = AttrSet::new(attrs, Some(NextHop::from_ip(vtep)), NlriExtra::of(&route));
-        self.install(RouteKey::Evpn(key), set);
+        (route.key().map(RouteKey::Evpn), set)
     }
 
     /// RT-5 (RFC 9136 §3.1) with the L3 VNI as label and our router MAC.
@@ -1110,7 +1120,12 @@ impl Evpn {
             }
             Observation::Overrun => self.resync(),
             Observation::LocalState { macs, neighs } => self.local_state(macs, neighs),
-            Observation::LinkChanged { .. } | Observation::AddrChanged { .. } => {}
+            Observation::LinkChanged {
+                dev, up, deleted, ..
+            } => self.link_changed(&dev.name, up, deleted),
+            // The VTEP address is configuration; the kernel refuses VXLAN
+            // traffic from a missing local address on its own.
+            Observation::AddrChanged { .. } => {}
         }
     }
 

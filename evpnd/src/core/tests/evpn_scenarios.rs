@@ -969,3 +969,51 @@ vlan = 20
     net.observe(0, Observation::LocalMacAged(on_vlan(Some(20))));
     assert_eq!(fdb(&net, 200), None);
 }
+
+#[test]
+fn a_vni_whose_vxlan_device_goes_down_withdraws_its_imet_until_it_is_back() {
+    let mut net = fabric();
+    let link = |up: bool| Observation::LinkChanged {
+        dev: dev("vxlan100", 11),
+        kind: Some("vxlan".into()),
+        up,
+        master: Some(10),
+        mac: None,
+        mtu: Some(1500),
+        deleted: false,
+    };
+    assert!(net.kernel_flood(1).contains(&ip("10.0.0.1")));
+    // Created down, never seen up: not an outage (no IMET flap at start).
+    net.observe(0, link(false));
+    assert!(net.kernel_flood(1).contains(&ip("10.0.0.1")));
+    net.observe(0, link(true));
+    let reconciles = |net: &Net| {
+        net.nodes[0]
+            .dp_log
+            .iter()
+            .filter(|r| matches!(r, DataplaneRequest::Reconcile(_)))
+            .count()
+    };
+    let before = reconciles(&net);
+    net.observe(0, link(false));
+    assert!(
+        !net.kernel_flood(1).contains(&ip("10.0.0.1")),
+        "leaf2 still floods to leaf1: {:?}",
+        net.kernel_flood(1)
+    );
+    assert!(
+        net.kernel_flood(2).contains(&ip("10.0.0.2")),
+        "leaf3 lost leaf2"
+    );
+    let v = net.api(0, json!({"command": "show-evpn-vni"}));
+    assert_eq!(v["vnis"][0]["oper"], "down", "{v}");
+    net.observe(0, link(true));
+    assert!(net.kernel_flood(1).contains(&ip("10.0.0.1")));
+    assert_eq!(
+        net.api(0, json!({"command": "show-evpn-vni"}))["vnis"][0]["oper"],
+        "up"
+    );
+    // The VXLAN driver flushed our remote entries when it went down: the
+    // dataplane is reconciled from the intent.
+    assert_eq!(reconciles(&net), before + 1);
+}
