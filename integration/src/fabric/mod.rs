@@ -19,6 +19,8 @@ use anyhow::{bail, Context, Result};
 mod core_router;
 mod frr_leaf;
 
+pub use core_router::{CoreUpdate, CORE_ADDR, CORE_AS};
+
 use crate::json::poll_until;
 use crate::netns::{veth, Netns};
 use crate::peers::{Evpnd, Frr};
@@ -65,6 +67,44 @@ pub struct VrfSpec {
     /// Originated as RT-5 by every evpnd leaf (more TOML per leaf can add
     /// its own with [`FabricSpec::leaf_vrf_extra`]).
     pub advertise_prefixes: Vec<String>,
+    /// `export_host_routes`: the host routes (/32, /128) inside these
+    /// prefixes go to these peers (e.g. [`CORE_ADDR`]) only.
+    pub export_host_routes: Option<HostExportSpec>,
+}
+
+impl VrfSpec {
+    /// An IP-VRF with L3 VNI `l3vni` (table backend, table = L3 VNI), no
+    /// RT-5 prefixes, no host-route export.
+    pub fn new(name: &str, l3vni: u32) -> VrfSpec {
+        VrfSpec {
+            name: name.to_string(),
+            l3vni,
+            advertise_prefixes: Vec::new(),
+            export_host_routes: None,
+        }
+    }
+
+    /// Export the host routes inside `prefixes` to `peers` only.
+    pub fn export_host_routes(mut self, peers: &[&str], prefixes: &[&str]) -> VrfSpec {
+        self.export_host_routes = Some(HostExportSpec {
+            peers: peers.iter().map(|p| p.to_string()).collect(),
+            prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
+        });
+        self
+    }
+}
+
+/// The `export_host_routes` table of a `[[vrf]]`.
+#[derive(Debug, Clone)]
+pub struct HostExportSpec {
+    pub peers: Vec<String>,
+    pub prefixes: Vec<String>,
+}
+
+/// `["a", "b"]` in TOML.
+fn toml_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|p| format!("\"{p}\"")).collect();
+    format!("[{}]", quoted.join(", "))
 }
 
 /// What runs on a leaf.
@@ -201,17 +241,19 @@ fn vni_sections(vnis: &[VniSpec], vrfs: &[VrfSpec]) -> String {
         ));
     }
     for v in vrfs {
-        let prefixes: Vec<String> = v
-            .advertise_prefixes
-            .iter()
-            .map(|p| format!("\"{p}\""))
-            .collect();
         s.push_str(&format!(
-            "\n[[vrf]]\nname = \"{}\"\nl3vni = {}\nbackend = \"table\"\nadvertise_prefixes = [{}]\n",
+            "\n[[vrf]]\nname = \"{}\"\nl3vni = {}\nbackend = \"table\"\nadvertise_prefixes = {}\n",
             v.name,
             v.l3vni,
-            prefixes.join(", ")
+            toml_list(&v.advertise_prefixes)
         ));
+        if let Some(e) = &v.export_host_routes {
+            s.push_str(&format!(
+                "export_host_routes = {{ peers = {}, prefixes = {} }}\n",
+                toml_list(&e.peers),
+                toml_list(&e.prefixes)
+            ));
+        }
     }
     s
 }
@@ -336,6 +378,9 @@ impl Fabric {
                 LeafDaemon::Frr(f) => {
                     frr_leaf::wait_established(f, &l.spine_addr).with_context(|| f.bgpd_log())?
                 }
+            }
+            if let (Some(core), LeafDaemon::Evpnd(e)) = (&self.core, &l.daemon) {
+                core.wait_established(&l.vtep).with_context(|| e.log())?;
             }
         }
         Ok(())
