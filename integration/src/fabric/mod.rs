@@ -67,6 +67,10 @@ pub struct VrfSpec {
     /// Originated as RT-5 by every evpnd leaf (more TOML per leaf can add
     /// its own with [`FabricSpec::leaf_vrf_extra`]).
     pub advertise_prefixes: Vec<String>,
+    /// RT-5 prefixes only one leaf (index) originates.
+    pub leaf_prefixes: Vec<(usize, String)>,
+    /// `advertise_connected`: the member VNIs' gateway subnets as RT-5.
+    pub advertise_connected: bool,
     /// `export_host_routes`: the host routes (/32, /128) inside these
     /// prefixes go to these peers (e.g. [`CORE_ADDR`]) only.
     pub export_host_routes: Option<HostExportSpec>,
@@ -80,8 +84,22 @@ impl VrfSpec {
             name: name.to_string(),
             l3vni,
             advertise_prefixes: Vec::new(),
+            leaf_prefixes: Vec::new(),
+            advertise_connected: false,
             export_host_routes: None,
         }
+    }
+
+    /// Every leaf also originates the member VNIs' subnets as RT-5.
+    pub fn advertise_connected(mut self) -> VrfSpec {
+        self.advertise_connected = true;
+        self
+    }
+
+    /// Leaf `at` (index) alone originates `prefix` as RT-5.
+    pub fn prefix_on(mut self, at: usize, prefix: &str) -> VrfSpec {
+        self.leaf_prefixes.push((at, prefix.to_string()));
+        self
     }
 
     /// Export the host routes inside `prefixes` to `peers` only.
@@ -224,8 +242,8 @@ pub struct Core {
     pub addr: String,
 }
 
-/// The `[[vni]]` and `[[vrf]]` sections of an evpnd leaf.
-fn vni_sections(vnis: &[VniSpec], vrfs: &[VrfSpec]) -> String {
+/// The `[[vni]]` and `[[vrf]]` sections of evpnd leaf `leaf` (index).
+fn vni_sections(leaf: usize, vnis: &[VniSpec], vrfs: &[VrfSpec]) -> String {
     let mut s = String::new();
     for v in vnis {
         s.push_str(&format!(
@@ -241,12 +259,22 @@ fn vni_sections(vnis: &[VniSpec], vrfs: &[VrfSpec]) -> String {
         ));
     }
     for v in vrfs {
+        let mut prefixes = v.advertise_prefixes.clone();
+        prefixes.extend(
+            v.leaf_prefixes
+                .iter()
+                .filter(|(at, _)| *at == leaf)
+                .map(|(_, p)| p.clone()),
+        );
         s.push_str(&format!(
             "\n[[vrf]]\nname = \"{}\"\nl3vni = {}\nbackend = \"table\"\nadvertise_prefixes = {}\n",
             v.name,
             v.l3vni,
-            toml_list(&v.advertise_prefixes)
+            toml_list(&prefixes)
         ));
+        if v.advertise_connected {
+            s.push_str("advertise_connected = true\n");
+        }
         if let Some(e) = &v.export_host_routes {
             s.push_str(&format!(
                 "export_host_routes = {{ peers = {}, prefixes = {} }}\n",
@@ -329,7 +357,7 @@ impl Fabric {
                     if let Some(c) = &core {
                         cfg.push_str(&core_router::evpnd_neighbor_section(c));
                     }
-                    cfg.push_str(&vni_sections(&spec.vnis, &spec.vrfs));
+                    cfg.push_str(&vni_sections(i, &spec.vnis, &spec.vrfs));
                     for (_, extra) in spec.leaf_vrf_extra.iter().filter(|(at, _)| *at == i) {
                         cfg.push_str(extra);
                     }

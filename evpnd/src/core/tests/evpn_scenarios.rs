@@ -784,7 +784,7 @@ static_vteps = ["10.9.0.2", "10.9.0.3"]
 fn rt5_prefixes_are_routed_through_the_l3_vni() {
     let mut net = fabric_with(
         "",
-        "advertise_prefixes = [\"10.50.0.0/16\"]\nadvertise_connected = true",
+        "advertise_prefixes = [\"10.50.0.0/16\", \"fd00:50::/48\"]\nadvertise_connected = true",
     );
     for i in 0..3 {
         let other = if i == 0 { "10.0.0.2" } else { "10.0.0.1" };
@@ -793,13 +793,16 @@ fn rt5_prefixes_are_routed_through_the_l3_vni() {
             net.kernel_route(i, "10.50.0.0/16"),
             Some(ip(if i == 0 { "10.0.0.2" } else { other }))
         );
-        assert_eq!(net.kernel_route(i, "10.1.0.0/24"), Some(ip(other)));
+        // Every leaf has the anycast gateway's subnets itself: the other
+        // leaves' RT-5 for them never replaces the connected route.
+        assert_eq!(net.kernel_route(i, "10.1.0.0/24"), None);
+        assert_eq!(net.kernel_route(i, "fd00:1::/64"), None);
         // IPv6 over an IPv4 underlay: via the IPv4-mapped VTEP (as zebra).
-        let mapped = match ip(other) {
+        let mapped = match ip(if i == 0 { "10.0.0.2" } else { other }) {
             IpAddr::V4(a) => IpAddr::V6(a.to_ipv6_mapped()),
             v6 => v6,
         };
-        assert_eq!(net.kernel_route(i, "fd00:1::/64"), Some(mapped));
+        assert_eq!(net.kernel_route(i, "fd00:50::/48"), Some(mapped));
     }
     let v = net.api(0, json!({"command": "show-evpn-vni"}));
     let l3 = v["vnis"]
@@ -809,7 +812,8 @@ fn rt5_prefixes_are_routed_through_the_l3_vni() {
         .find(|r| r["kind"] == "l3")
         .unwrap()
         .clone();
-    assert_eq!(l3["routes"], 3, "{v}");
+    // The two RT-5 prefixes; not the gateway subnets (connected here).
+    assert_eq!(l3["routes"], 2, "{v}");
     assert_eq!(l3["rd"], "10.0.0.1:2");
 }
 
