@@ -100,7 +100,7 @@ fn l3vni_routes_between_vnis_on_two_leaves_and_rt5_prefixes() {
     })
     .unwrap();
     let (l1, l2) = (&f.leaves[0], &f.leaves[1]);
-    let a = f
+    let mut a = f
         .host(0, 100, "ha", "02:00:00:00:0a:0a", "10.1.0.10/24")
         .unwrap();
     let b = f
@@ -213,33 +213,25 @@ fn l3vni_routes_between_vnis_on_two_leaves_and_rt5_prefixes() {
         "A → C on the same leaf, routed once"
     );
 
-    // A host with reverse-path filtering on (Debian/Ubuntu ship
-    // rp_filter=2, RHEL 1): the table backend's reverse lookup has no
-    // `iif` (rules by SVI never match it), so evpnd must turn it off for
-    // the VRF's devices. Every device inherits the host's setting; a
-    // reload reconciles the devices.
+    // Strict reverse-path filtering (RHEL ships rp_filter=1, Debian and
+    // Ubuntu 2) on every device. The kernel's reverse lookup for a
+    // forwarded packet uses the forward route's output device as `iif`
+    // (`__mkroute_input` → `fib_validate_source(..., FIB_RES_OIF)`), so the
+    // VRF's `iif <SVI>` rules match it and the source is found in the VRF
+    // table on the device it came in on: nothing to turn off.
     for l in [l1, l2] {
         sh(
             &l.ns,
             "for d in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 1 > $d; done",
         );
-        let pid = l.evpnd().unwrap().pid().unwrap();
-        // SAFETY: kill(2) on our own child.
-        assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGHUP) }, 0);
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    for l in [l1, l2] {
-        println!(
-            "{}: {}",
-            l.name,
-            sh(
-                &l.ns,
-                "grep . /proc/sys/net/ipv4/conf/*/rp_filter | tr '\\n' ' '"
-            )
-        );
+        let on = sh(&l.ns, "cat /proc/sys/net/ipv4/conf/br5000/rp_filter");
+        assert_eq!(on.trim(), "1", "{}", l.name);
     }
     let (n, ttl) = ping(&a, b.ip(), 3);
-    assert_eq!((n, ttl), (3, Some(62)), "A → B with rp_filter");
+    assert_eq!((n, ttl), (3, Some(62)), "A → B with rp_filter=1");
+    let (n, ttl) = ping(&a, c.ip(), 2);
+    assert_eq!((n, ttl), (2, Some(63)), "A → C with rp_filter=1");
+    println!("with rp_filter=1 on every device: A -> B 3/3, ttl=62");
 
     // RT-5: 10.50.0.0/24 behind leaf2, on a routed port of its VRF table.
     let ext = Netns::new().unwrap();
@@ -319,4 +311,100 @@ fn l3vni_routes_between_vnis_on_two_leaves_and_rt5_prefixes() {
     // The host routes were not disturbed by the reload.
     let (n, ttl) = ping(&a, b.ip(), 2);
     assert_eq!((n, ttl), (2, Some(62)), "A → B after leaf2's reload");
+
+    // A migrates to leaf2 (same VNI 100) while C (VNI 200 on leaf1) pings
+    // it: leaf1's table now routes A's /32 to leaf2, leaf2 drops its route
+    // to leaf1 (A is local there: connected).
+    let p = integration::fabric::pinger(&c, a.ip(), 300).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    // `until` starts when the port is up on leaf2.
+    f.migrate(&mut a, 1).unwrap();
+    let moved = until(&f, "A's /32 follows it", Duration::from_secs(10), || {
+        sh(&l1.ns, "ip route show table 5000")
+            .contains("10.1.0.10 via 10.0.2.2 dev br5000 proto 201 onlink")
+            && !sh(&l2.ns, "ip route show table 5000").contains("10.1.0.10 via")
+    });
+    let (gap, got) = integration::fabric::loss(p, 300).unwrap();
+    println!(
+        "A leaf1 -> leaf2: both VRF tables updated {:.1} ms after port-up; \
+         C -> A across the move: longest gap {} ms, {got}/300",
+        moved.as_secs_f64() * 1e3,
+        gap * 10
+    );
+    assert!(gap <= 100, "lost {gap} pings in a row from C to A");
+    let (n, ttl) = ping(&c, a.ip(), 2);
+    assert_eq!((n, ttl), (2, Some(62)), "C (leaf1) → A (now leaf2)");
+    let (n, ttl) = ping(&b, a.ip(), 2);
+    assert_eq!((n, ttl), (2, Some(63)), "B → A, both on leaf2");
+}
+
+/// The textbook symmetric IRB layout: VNI 100 only on leaf1, VNI 200 only
+/// on leaf2, so leaf1 has no interface in B's subnet at all. A's packets to
+/// B are routed by B's /32 (RT-2, label 2) into the L3 VNI; before B has
+/// ever spoken, by the RT-5 of B's subnet that leaf2 originates
+/// (`advertise_connected`), and leaf2 resolves B by ARP on its own SVI.
+#[test]
+fn symmetric_irb_with_each_vni_on_one_leaf_reaches_a_silent_host() {
+    if skip_unless(true, &["ping", "bridge"]) {
+        return;
+    }
+    let f = Fabric::build(&FabricSpec {
+        label: "l3vni-sym".into(),
+        leaves: vec![LeafKind::Evpnd; 2],
+        vnis: vec![
+            VniSpec::new(100, "10.1.0.1/24")
+                .in_vrf("tenant1")
+                .only_on(&[0]),
+            VniSpec::new(200, "10.2.0.1/24")
+                .in_vrf("tenant1")
+                .only_on(&[1]),
+        ],
+        vrfs: vec![VrfSpec::new("tenant1", 5000).advertise_connected()],
+        ..FabricSpec::default()
+    })
+    .unwrap();
+    let (l1, l2) = (&f.leaves[0], &f.leaves[1]);
+    assert!(
+        !sh(&l1.ns, "ip -br link show").contains("br200"),
+        "leaf1 has no VNI 200"
+    );
+    let a = f
+        .host(0, 100, "ha", "02:00:00:00:0a:0a", "10.1.0.10/24")
+        .unwrap();
+    let b = f
+        .host(1, 200, "hb", "02:00:00:00:0b:0b", "10.2.0.20/24")
+        .unwrap();
+    // Each leaf routes the other's subnet to it (RT-5).
+    let t = until(
+        &f,
+        "the gateway subnets cross as RT-5",
+        Duration::from_secs(10),
+        || {
+            sh(&l1.ns, "ip route show table 5000")
+                .contains("10.2.0.0/24 via 10.0.2.2 dev br5000 proto 201 onlink")
+                && sh(&l2.ns, "ip route show table 5000")
+                    .contains("10.1.0.0/24 via 10.0.1.2 dev br5000 proto 201 onlink")
+        },
+    );
+    println!(
+        "RT-5 subnets in both tables {:.1} ms after the fabric was up",
+        t.as_secs_f64() * 1e3
+    );
+    // B has never sent a frame: no /32 for it anywhere yet.
+    assert!(!sh(&l1.ns, "ip route show table 5000").contains("10.2.0.20"));
+    let (n, ttl) = ping(&a, b.ip(), 3);
+    assert_eq!((n, ttl), (3, Some(62)), "A → silent B via the RT-5");
+    // Now leaf2 knows B (from its ARP reply): B's /32 reaches leaf1.
+    let t = until(&f, "B's /32 on leaf1", Duration::from_secs(10), || {
+        sh(&l1.ns, "ip route show table 5000")
+            .contains("10.2.0.20 via 10.0.2.2 dev br5000 proto 201 onlink")
+    });
+    println!(
+        "A -> silent B 3/3 (ttl=62) via the subnet RT-5; B's /32 at leaf1 {:.1} ms later",
+        t.as_secs_f64() * 1e3
+    );
+    let (n, ttl) = ping(&b, a.ip(), 3);
+    assert_eq!((n, ttl), (3, Some(62)), "B → A");
+    // Nothing of VNI 200 leaked into leaf1's L2 state.
+    assert!(sh(&l1.ns, "ip neigh show 10.2.0.20").is_empty());
 }

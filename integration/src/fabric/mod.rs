@@ -40,6 +40,8 @@ pub struct VniSpec {
     pub gateway: String,
     /// Name of a [`VrfSpec`] (symmetric IRB through its L3 VNI).
     pub vrf: Option<String>,
+    /// The leaves (indexes) that carry it; every leaf when `None`.
+    pub on: Option<Vec<usize>>,
 }
 
 impl VniSpec {
@@ -49,7 +51,19 @@ impl VniSpec {
             vni,
             gateway: gateway.to_string(),
             vrf: None,
+            on: None,
         }
+    }
+
+    /// Only leaves `leaves` (indexes) carry this VNI.
+    pub fn only_on(mut self, leaves: &[usize]) -> VniSpec {
+        self.on = Some(leaves.to_vec());
+        self
+    }
+
+    /// Does leaf `at` (index) carry it?
+    pub fn is_on(&self, at: usize) -> bool {
+        self.on.as_ref().is_none_or(|l| l.contains(&at))
     }
 
     /// The same VNI routed in the IP-VRF `vrf`.
@@ -245,7 +259,7 @@ pub struct Core {
 /// The `[[vni]]` and `[[vrf]]` sections of evpnd leaf `leaf` (index).
 fn vni_sections(leaf: usize, vnis: &[VniSpec], vrfs: &[VrfSpec]) -> String {
     let mut s = String::new();
-    for v in vnis {
+    for v in vnis.iter().filter(|v| v.is_on(leaf)) {
         s.push_str(&format!(
             "\n[[vni]]\nvni = {}\nbridge = \"br{}\"\n",
             v.vni, v.vni
@@ -388,8 +402,8 @@ impl Fabric {
 
     /// Every leaf has its bridges and an established session to the spine.
     fn wait_ready(&self) -> Result<()> {
-        for l in &self.leaves {
-            for v in &self.vnis {
+        for (i, l) in self.leaves.iter().enumerate() {
+            for v in self.vnis.iter().filter(|v| v.is_on(i)) {
                 let br = format!("br{}", v.vni);
                 poll_until(
                     &format!("{br} on {}", l.name),
