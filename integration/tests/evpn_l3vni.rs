@@ -343,6 +343,7 @@ fn l3vni_routes_between_vnis_on_two_leaves_and_rt5_prefixes() {
 /// B are routed by B's /32 (RT-2, label 2) into the L3 VNI; before B has
 /// ever spoken, by the RT-5 of B's subnet that leaf2 originates
 /// (`advertise_connected`), and leaf2 resolves B by ARP on its own SVI.
+/// Then the same over IPv6.
 #[test]
 fn symmetric_irb_with_each_vni_on_one_leaf_reaches_a_silent_host() {
     if skip_unless(true, &["ping", "bridge"]) {
@@ -353,9 +354,11 @@ fn symmetric_irb_with_each_vni_on_one_leaf_reaches_a_silent_host() {
         leaves: vec![LeafKind::Evpnd; 2],
         vnis: vec![
             VniSpec::new(100, "10.1.0.1/24")
+                .with_ipv6("fd00:1::1/64")
                 .in_vrf("tenant1")
                 .only_on(&[0]),
             VniSpec::new(200, "10.2.0.1/24")
+                .with_ipv6("fd00:2::1/64")
                 .in_vrf("tenant1")
                 .only_on(&[1]),
         ],
@@ -407,4 +410,30 @@ fn symmetric_irb_with_each_vni_on_one_leaf_reaches_a_silent_host() {
     assert_eq!((n, ttl), (3, Some(62)), "B → A");
     // Nothing of VNI 200 leaked into leaf1's L2 state.
     assert!(sh(&l1.ns, "ip neigh show 10.2.0.20").is_empty());
+
+    // IPv6 in the same VRF over the IPv4 underlay: routes via the
+    // IPv4-mapped VTEP, whose neighbour is the router MAC (as zebra).
+    for (h, addr, gw) in [
+        (&a, "fd00:1::10/64", "fd00:1::1"),
+        (&b, "fd00:2::20/64", "fd00:2::1"),
+    ] {
+        h.ns.ip(&["-6", "addr", "add", addr, "dev", "eth0", "nodad"])
+            .unwrap();
+        h.ns.ip(&["-6", "route", "add", "default", "via", gw])
+            .unwrap();
+    }
+    let (n, ttl) = ping(&a, "fd00:2::20", 3);
+    assert_eq!((n, ttl), (3, Some(62)), "A → B over IPv6");
+    until(&f, "B's /128 on leaf1", Duration::from_secs(10), || {
+        sh(&l1.ns, "ip -6 route show table 5000")
+            .contains("fd00:2::20 via ::ffff:10.0.2.2 dev br5000 proto 201")
+    });
+    let n = sh(&l1.ns, "ip -6 neigh show dev br5000");
+    assert!(
+        n.contains("::ffff:10.0.2.2 lladdr 02:00:0a:00:02:02 extern_learn NOARP proto 201"),
+        "{n}"
+    );
+    let (n, ttl) = ping(&b, "fd00:1::10", 3);
+    assert_eq!((n, ttl), (3, Some(62)), "B → A over IPv6");
+    println!("IPv6: A <-> B 3/3 each way, hop limit 62, via ::ffff:<VTEP> onlink");
 }

@@ -42,6 +42,8 @@ pub struct VniSpec {
     pub vrf: Option<String>,
     /// The leaves (indexes) that carry it; every leaf when `None`.
     pub on: Option<Vec<usize>>,
+    /// An IPv6 anycast gateway address too (`fd00:1::1/64`).
+    pub gateway6: Option<String>,
 }
 
 impl VniSpec {
@@ -52,7 +54,14 @@ impl VniSpec {
             gateway: gateway.to_string(),
             vrf: None,
             on: None,
+            gateway6: None,
         }
+    }
+
+    /// Also an IPv6 anycast gateway `gateway6` (`fd00:1::1/64`).
+    pub fn with_ipv6(mut self, gateway6: &str) -> VniSpec {
+        self.gateway6 = Some(gateway6.to_string());
+        self
     }
 
     /// Only leaves `leaves` (indexes) carry this VNI.
@@ -271,6 +280,9 @@ fn vni_sections(leaf: usize, vnis: &[VniSpec], vrfs: &[VrfSpec]) -> String {
             "\n[vni.anycast_gateway]\nipv4 = \"{}\"\nmac = \"{GATEWAY_MAC}\"\n",
             v.gateway
         ));
+        if let Some(g6) = &v.gateway6 {
+            s.push_str(&format!("ipv6 = \"{g6}\"\n"));
+        }
     }
     for v in vrfs {
         let mut prefixes = v.advertise_prefixes.clone();
