@@ -406,6 +406,17 @@ impl Evpn {
         }
     }
 
+    /// Graceful restart: while set, reconciles keep the kernel entries we
+    /// own that the intent lacks (the remote routes are not back yet);
+    /// clearing it requests the reconcile that sweeps what stayed stale.
+    pub fn set_keep_stale(&mut self, on: bool) {
+        let was = self.intent.keep_stale;
+        self.intent.keep_stale = on;
+        if was && !on {
+            self.resync();
+        }
+    }
+
     pub fn set_now(&mut self, now: Instant) {
         self.now = now;
     }

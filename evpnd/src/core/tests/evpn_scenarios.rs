@@ -711,6 +711,59 @@ fn graceful_restart_keeps_stale_remote_entries_until_end_of_rib() {
 }
 
 #[test]
+fn a_restarting_leaf_keeps_its_remote_kernel_entries_until_end_of_rib() {
+    // VM (MAC+IP) on leaf2: leaf1's kernel has its MAC, neighbour and /32.
+    let mut net = fabric();
+    net.learn(1, VM);
+    net.arp(1, VM_IP, VM);
+    assert_eq!(net.kernel_route(0, "10.1.0.5/32"), Some(ip("10.0.0.2")));
+    // Leaf1's daemon crashes and restarts (RFC 4724, forwarding state
+    // preserved): its first reconcile must not delete what the routes
+    // from before the crash wrote; End-of-RIB brings them back, then the
+    // sweep reconcile finds nothing stale.
+    net.cut(0);
+    net.advance(Duration::from_secs(1));
+    net.nodes[0].dp.history.clear();
+    net.nodes[0].dp_log.clear();
+    let cfg = leaf_cfg(1, "", "");
+    net.restart(
+        0,
+        &cfg,
+        CoreOptions {
+            restarting: true,
+            forwarding_preserved: true,
+        },
+    );
+    net.advance(Duration::from_secs(10));
+    assert_eq!(net.state(0, "10.0.0.100"), "established");
+    let deletes: Vec<&netlink_glue::Op> = net.nodes[0]
+        .dp
+        .history
+        .iter()
+        .filter(|o| o.verb() == "delete")
+        .collect();
+    assert!(
+        deletes.is_empty(),
+        "deleted during the restart: {deletes:?}"
+    );
+    let reconciles: Vec<bool> = net.nodes[0]
+        .dp_log
+        .iter()
+        .filter_map(|r| match r {
+            DataplaneRequest::Reconcile(i) => Some(i.keep_stale),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reconciles,
+        [true, false],
+        "keep-stale reconcile, then the sweep"
+    );
+    assert_eq!(net.kernel_route(0, "10.1.0.5/32"), Some(ip("10.0.0.2")));
+    assert_eq!(net.kernel_mac(0, VM), Some(ip("10.0.0.2")));
+}
+
+#[test]
 fn host_route_follows_the_move_to_the_core_peer_only() {
     // Node 4: a DC core router, eBGP IPv4 to leaf1 and leaf2.
     let extra = r#"export_host_routes = { peers = ["192.0.2.1"], prefixes = ["10.1.0.0/25"] }
