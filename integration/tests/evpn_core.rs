@@ -302,11 +302,11 @@ fn core_router_follows_vm_host_routes_across_a_migration() {
     // The other hosts did not move.
     assert_eq!(
         core_view(f.core.as_ref().unwrap(), h200.ip()).0,
-        [l2.vtep.clone()]
+        [l2.vtep.as_str()]
     );
     assert_eq!(
         core_view(f.core.as_ref().unwrap(), silent.ip()).0,
-        [l1.vtep.clone()]
+        [l1.vtep.as_str()]
     );
 
     // The silent VM: only the RARP announce, never an IP packet.

@@ -75,9 +75,9 @@ fn ping(h: &Host, dst: &str, n: u32) -> (u32, Option<u32>) {
     let replies = out.lines().filter(|l| l.contains("bytes from")).count() as u32;
     let ttl = out
         .lines()
+        .rev()
         .filter_map(|l| l.split("ttl=").nth(1))
-        .filter_map(|t| t.split_whitespace().next()?.parse().ok())
-        .last();
+        .find_map(|t| t.split_whitespace().next()?.parse().ok());
     (replies, ttl)
 }
 
