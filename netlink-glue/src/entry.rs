@@ -248,9 +248,14 @@ pub fn project_item(intent: &Intent, item: &Item, out: &mut Entries) {
             }
         }
         Item::Route(l3vni, prefix) => {
-            if let (true, Some(vtep)) = (
+            // A member SVI's own subnet stays connected: a remote RT-5 for
+            // it (every leaf with the same anycast gateway advertises it
+            // with `advertise_connected`) must not replace the connected
+            // route, and its withdrawal must not delete it.
+            if let (true, Some(vtep), false) = (
                 intent.l3vnis.contains_key(l3vni),
                 intent.routes.get(&(*l3vni, *prefix)),
+                is_member_subnet(intent, *l3vni, prefix),
             ) {
                 out.insert(
                     Key::Route {
@@ -262,6 +267,17 @@ pub fn project_item(intent: &Intent, item: &Item, out: &mut Entries) {
             }
         }
     }
+}
+
+/// Is `prefix` the subnet of an anycast gateway address of an L2 VNI that
+/// routes in `l3vni` (a connected route of the IP-VRF)?
+pub fn is_member_subnet(intent: &Intent, l3vni: Vni, prefix: &IpNetwork) -> bool {
+    intent
+        .l2vnis
+        .values()
+        .filter(|l2| l2.l3vni == Some(l3vni))
+        .flat_map(|l2| l2.gateway.iter().flat_map(|g| g.addrs.iter()))
+        .any(|a| a.prefix() == prefix.prefix() && a.network() == prefix.network())
 }
 
 /// The per-VRF entries that follow from configuration rather than routes:

@@ -174,7 +174,10 @@ impl Dataplane for Fake {
             report.unknown = Some("fake dump failure".into());
             return report;
         }
-        let plan = diff(&project(intent, self.backend), &self.kernel);
+        let mut plan = diff(&project(intent, self.backend), &self.kernel);
+        if intent.keep_stale {
+            plan.keep_stale();
+        }
         report.conflict_failures(&plan.conflicts, &|k| self.name(k));
         self.execute(plan.ops.clone(), &mut report);
         report.plan = plan;

@@ -245,6 +245,11 @@ pub struct Intent {
     /// IP-VRF routes per L3 VNI: host /32 and /128 (RT-2 with L3 VNI) and
     /// RT-5 prefixes, each via a remote VTEP.
     pub routes: BTreeMap<(Vni, IpNetwork), IpAddr>,
+    /// Graceful restart (RFC 4724 restarting speaker, forwarding state
+    /// preserved): a reconcile of this intent adds and replaces but keeps
+    /// the entries we own that it lacks (stale: the remote routes are not
+    /// back yet). The next reconcile without the flag sweeps them.
+    pub keep_stale: bool,
 }
 
 /// One incremental change to the [`Intent`], for the fast path: the daemon

@@ -143,6 +143,16 @@ impl Plan {
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }
+
+    /// Drop the deletes (graceful restart: [`crate::Intent::keep_stale`]);
+    /// the entries they named count as kept. Returns how many.
+    pub fn keep_stale(&mut self) -> usize {
+        let before = self.ops.len();
+        self.ops.retain(|o| !matches!(o, Op::Delete { .. }));
+        let stale = before - self.ops.len();
+        self.kept += stale;
+        stale
+    }
     pub fn count(&self, verb: &str) -> usize {
         self.ops.iter().filter(|o| o.verb() == verb).count()
     }

@@ -138,6 +138,9 @@ impl Core {
                 core.add_peer(now, cfg);
             }
         }
+        // A restarting speaker keeps the kernel's remote entries (RFC 4724
+        // forwarding state) until the peers' End-of-RIB, then sweeps.
+        core.evpn.set_keep_stale(core.deferring);
         core.evpn.start(1);
         core.evpn_run();
         core

@@ -484,9 +484,10 @@ impl Core {
 
     pub(crate) fn end_deferral(&mut self) {
         if self.deferring {
-            info!("graceful restart: selection deferral over, advertising");
+            info!("graceful restart: selection deferral over, advertising; sweeping stale kernel entries");
             self.deferring = false;
             self.timers.cancel(TimerKey::SelectionDeferral);
+            self.evpn.set_keep_stale(false);
         }
     }
 }

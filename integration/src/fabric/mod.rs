@@ -19,6 +19,8 @@ use anyhow::{bail, Context, Result};
 mod core_router;
 mod frr_leaf;
 
+pub use core_router::{CoreUpdate, CORE_ADDR, CORE_AS};
+
 use crate::json::poll_until;
 use crate::netns::{veth, Netns};
 use crate::peers::{Evpnd, Frr};
@@ -38,6 +40,10 @@ pub struct VniSpec {
     pub gateway: String,
     /// Name of a [`VrfSpec`] (symmetric IRB through its L3 VNI).
     pub vrf: Option<String>,
+    /// The leaves (indexes) that carry it; every leaf when `None`.
+    pub on: Option<Vec<usize>>,
+    /// An IPv6 anycast gateway address too (`fd00:1::1/64`).
+    pub gateway6: Option<String>,
 }
 
 impl VniSpec {
@@ -47,7 +53,26 @@ impl VniSpec {
             vni,
             gateway: gateway.to_string(),
             vrf: None,
+            on: None,
+            gateway6: None,
         }
+    }
+
+    /// Also an IPv6 anycast gateway `gateway6` (`fd00:1::1/64`).
+    pub fn with_ipv6(mut self, gateway6: &str) -> VniSpec {
+        self.gateway6 = Some(gateway6.to_string());
+        self
+    }
+
+    /// Only leaves `leaves` (indexes) carry this VNI.
+    pub fn only_on(mut self, leaves: &[usize]) -> VniSpec {
+        self.on = Some(leaves.to_vec());
+        self
+    }
+
+    /// Does leaf `at` (index) carry it?
+    pub fn is_on(&self, at: usize) -> bool {
+        self.on.as_ref().is_none_or(|l| l.contains(&at))
     }
 
     /// The same VNI routed in the IP-VRF `vrf`.
@@ -65,6 +90,62 @@ pub struct VrfSpec {
     /// Originated as RT-5 by every evpnd leaf (more TOML per leaf can add
     /// its own with [`FabricSpec::leaf_vrf_extra`]).
     pub advertise_prefixes: Vec<String>,
+    /// RT-5 prefixes only one leaf (index) originates.
+    pub leaf_prefixes: Vec<(usize, String)>,
+    /// `advertise_connected`: the member VNIs' gateway subnets as RT-5.
+    pub advertise_connected: bool,
+    /// `export_host_routes`: the host routes (/32, /128) inside these
+    /// prefixes go to these peers (e.g. [`CORE_ADDR`]) only.
+    pub export_host_routes: Option<HostExportSpec>,
+}
+
+impl VrfSpec {
+    /// An IP-VRF with L3 VNI `l3vni` (table backend, table = L3 VNI), no
+    /// RT-5 prefixes, no host-route export.
+    pub fn new(name: &str, l3vni: u32) -> VrfSpec {
+        VrfSpec {
+            name: name.to_string(),
+            l3vni,
+            advertise_prefixes: Vec::new(),
+            leaf_prefixes: Vec::new(),
+            advertise_connected: false,
+            export_host_routes: None,
+        }
+    }
+
+    /// Every leaf also originates the member VNIs' subnets as RT-5.
+    pub fn advertise_connected(mut self) -> VrfSpec {
+        self.advertise_connected = true;
+        self
+    }
+
+    /// Leaf `at` (index) alone originates `prefix` as RT-5.
+    pub fn prefix_on(mut self, at: usize, prefix: &str) -> VrfSpec {
+        self.leaf_prefixes.push((at, prefix.to_string()));
+        self
+    }
+
+    /// Export the host routes inside `prefixes` to `peers` only.
+    pub fn export_host_routes(mut self, peers: &[&str], prefixes: &[&str]) -> VrfSpec {
+        self.export_host_routes = Some(HostExportSpec {
+            peers: peers.iter().map(|p| p.to_string()).collect(),
+            prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
+        });
+        self
+    }
+}
+
+/// The `export_host_routes` table of a `[[vrf]]`.
+#[derive(Debug, Clone)]
+pub struct HostExportSpec {
+    pub peers: Vec<String>,
+    pub prefixes: Vec<String>,
+}
+
+/// `["a", "b"]` in TOML.
+fn toml_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|p| format!("\"{p}\"")).collect();
+    format!("[{}]", quoted.join(", "))
 }
 
 /// What runs on a leaf.
@@ -184,10 +265,10 @@ pub struct Core {
     pub addr: String,
 }
 
-/// The `[[vni]]` and `[[vrf]]` sections of an evpnd leaf.
-fn vni_sections(vnis: &[VniSpec], vrfs: &[VrfSpec]) -> String {
+/// The `[[vni]]` and `[[vrf]]` sections of evpnd leaf `leaf` (index).
+fn vni_sections(leaf: usize, vnis: &[VniSpec], vrfs: &[VrfSpec]) -> String {
     let mut s = String::new();
-    for v in vnis {
+    for v in vnis.iter().filter(|v| v.is_on(leaf)) {
         s.push_str(&format!(
             "\n[[vni]]\nvni = {}\nbridge = \"br{}\"\n",
             v.vni, v.vni
@@ -199,19 +280,34 @@ fn vni_sections(vnis: &[VniSpec], vrfs: &[VrfSpec]) -> String {
             "\n[vni.anycast_gateway]\nipv4 = \"{}\"\nmac = \"{GATEWAY_MAC}\"\n",
             v.gateway
         ));
+        if let Some(g6) = &v.gateway6 {
+            s.push_str(&format!("ipv6 = \"{g6}\"\n"));
+        }
     }
     for v in vrfs {
-        let prefixes: Vec<String> = v
-            .advertise_prefixes
-            .iter()
-            .map(|p| format!("\"{p}\""))
-            .collect();
+        let mut prefixes = v.advertise_prefixes.clone();
+        prefixes.extend(
+            v.leaf_prefixes
+                .iter()
+                .filter(|(at, _)| *at == leaf)
+                .map(|(_, p)| p.clone()),
+        );
         s.push_str(&format!(
-            "\n[[vrf]]\nname = \"{}\"\nl3vni = {}\nbackend = \"table\"\nadvertise_prefixes = [{}]\n",
+            "\n[[vrf]]\nname = \"{}\"\nl3vni = {}\nbackend = \"table\"\nadvertise_prefixes = {}\n",
             v.name,
             v.l3vni,
-            prefixes.join(", ")
+            toml_list(&prefixes)
         ));
+        if v.advertise_connected {
+            s.push_str("advertise_connected = true\n");
+        }
+        if let Some(e) = &v.export_host_routes {
+            s.push_str(&format!(
+                "export_host_routes = {{ peers = {}, prefixes = {} }}\n",
+                toml_list(&e.peers),
+                toml_list(&e.prefixes)
+            ));
+        }
     }
     s
 }
@@ -287,7 +383,7 @@ impl Fabric {
                     if let Some(c) = &core {
                         cfg.push_str(&core_router::evpnd_neighbor_section(c));
                     }
-                    cfg.push_str(&vni_sections(&spec.vnis, &spec.vrfs));
+                    cfg.push_str(&vni_sections(i, &spec.vnis, &spec.vrfs));
                     for (_, extra) in spec.leaf_vrf_extra.iter().filter(|(at, _)| *at == i) {
                         cfg.push_str(extra);
                     }
@@ -318,8 +414,8 @@ impl Fabric {
 
     /// Every leaf has its bridges and an established session to the spine.
     fn wait_ready(&self) -> Result<()> {
-        for l in &self.leaves {
-            for v in &self.vnis {
+        for (i, l) in self.leaves.iter().enumerate() {
+            for v in self.vnis.iter().filter(|v| v.is_on(i)) {
                 let br = format!("br{}", v.vni);
                 poll_until(
                     &format!("{br} on {}", l.name),
@@ -336,6 +432,9 @@ impl Fabric {
                 LeafDaemon::Frr(f) => {
                     frr_leaf::wait_established(f, &l.spine_addr).with_context(|| f.bgpd_log())?
                 }
+            }
+            if let (Some(core), LeafDaemon::Evpnd(e)) = (&self.core, &l.daemon) {
+                core.wait_established(&l.vtep).with_context(|| e.log())?;
             }
         }
         Ok(())

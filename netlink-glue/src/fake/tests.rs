@@ -64,6 +64,28 @@ async fn failed_dump_writes_and_deletes_nothing() {
 }
 
 #[tokio::test]
+async fn keep_stale_reconcile_adds_but_deletes_nothing_until_the_sweep() {
+    // A restart: the kernel holds what the last run wrote; the first intent
+    // has the devices but no remote state yet.
+    let mut f = Fake::new();
+    f.reconcile(&intent()).await;
+    let mut restarting = intent();
+    restarting.remote_macs.clear();
+    restarting.flood.clear();
+    restarting.keep_stale = true;
+    let r = f.reconcile(&restarting).await;
+    assert!(r.ok(), "{r}");
+    assert_eq!((r.applied, r.plan.kept), (0, 3), "{r}");
+    assert_eq!(f.owned().len(), 3, "stale entries kept");
+    // The routes come back (one of the two), then the sweep.
+    let mut back = intent();
+    back.flood.clear();
+    let r = f.reconcile(&back).await;
+    assert_eq!(r.plan.count("delete"), 1, "{r}");
+    assert_eq!(f.owned().len(), 2);
+}
+
+#[tokio::test]
 async fn injected_kernel_error_is_reported_against_its_object() {
     let mut f = Fake::new();
     f.fail.insert(

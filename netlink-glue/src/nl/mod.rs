@@ -462,14 +462,20 @@ impl Dataplane for Netlink {
                 return report;
             }
         };
-        let plan = diff(&project(&self.intent, self.backend_or_default()), &snap);
+        let mut plan = diff(&project(&self.intent, self.backend_or_default()), &snap);
         drop(snap);
+        let stale = if intent.keep_stale {
+            plan.keep_stale()
+        } else {
+            0
+        };
         tracing::info!(
             generation = intent.generation,
             add = plan.count("add"),
             replace = plan.count("replace"),
             delete = plan.count("delete"),
             kept = plan.kept,
+            stale,
             conflicts = plan.conflicts.len(),
             "reconcile plan"
         );

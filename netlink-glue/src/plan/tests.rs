@@ -393,6 +393,38 @@ fn macvlan_gateway_rules_use_the_macvlan_as_iif() {
 }
 
 #[test]
+fn a_remote_route_for_a_member_subnet_never_replaces_the_connected_route() {
+    // Every leaf advertises the shared anycast subnet (advertise_connected):
+    // the remote RT-5 for 10.1.0.0/24 must leave the connected copy alone.
+    let mut i = l3_intent();
+    let own: IpNetwork = "10.1.0.0/24".parse().unwrap();
+    let more_specific: IpNetwork = "10.1.0.128/25".parse().unwrap();
+    i.routes.insert((vni(5000), own), VTEP_A);
+    i.routes.insert((vni(5000), more_specific), VTEP_A);
+    let e = project(&i, L3Backend::TableRule);
+    let key = |prefix| Key::Route {
+        l3vni: vni(5000),
+        prefix,
+    };
+    assert_eq!(
+        e.get(&key(own)),
+        Some(&Value::Route(RouteVia::Connected("br100".into())))
+    );
+    assert_eq!(
+        e.get(&key(more_specific)),
+        Some(&Value::Route(RouteVia::Vtep(VTEP_A)))
+    );
+    // The incremental path projects the item alone: nothing to write, so
+    // neither its arrival nor its withdrawal touches the connected copy.
+    let mut item = Entries::new();
+    crate::entry::project_item(&i, &crate::entry::Item::Route(vni(5000), own), &mut item);
+    assert!(item.is_empty(), "{item:?}");
+    // With backend A the kernel's own connected route is left alone too.
+    let e = project(&i, L3Backend::VrfDevice);
+    assert!(!e.contains_key(&key(own)));
+}
+
+#[test]
 fn incremental_diff_touches_only_the_given_keys() {
     let k = Key::VxlanFdb {
         vni: vni(100),

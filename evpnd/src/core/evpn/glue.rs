@@ -103,6 +103,7 @@ impl Core {
             self.withdraw_local(key);
         }
         self.evpn.counters = counters;
+        self.evpn.set_keep_stale(self.deferring);
         self.evpn.start(generation);
         let keys: Vec<crate::core::rib::RouteId> = self
             .rib

@@ -413,6 +413,17 @@ impl Evpn {
         }
     }
 
+    /// Graceful restart: while set, reconciles keep the kernel entries we
+    /// own that the intent lacks (the remote routes are not back yet);
+    /// clearing it requests the reconcile that sweeps what stayed stale.
+    pub fn set_keep_stale(&mut self, on: bool) {
+        let was = self.intent.keep_stale;
+        self.intent.keep_stale = on;
+        if was && !on {
+            self.resync();
+        }
+    }
+
     pub fn set_now(&mut self, now: Instant) {
         self.now = now;
     }
@@ -1049,10 +1060,14 @@ impl Evpn {
     }
 
     /// An IP-VRF route: the highest sequence number, then the lowest VTEP;
-    /// a host route for a host that is local here is not installed.
+    /// a host route for a host that is local here is not installed, nor a
+    /// prefix that is the subnet of one of our member VNIs' gateways (it is
+    /// connected here: every leaf with the same anycast gateway advertises
+    /// it with `advertise_connected`).
     fn resolve_route(&mut self, l3vni: Vni, net: IpNetwork) {
-        let local = net.prefix() == if net.is_ipv4() { 32 } else { 128 }
-            && self.local_hosts.contains(&(l3vni, net.ip()));
+        let local = (net.prefix() == if net.is_ipv4() { 32 } else { 128 }
+            && self.local_hosts.contains(&(l3vni, net.ip())))
+            || self.is_connected(l3vni, net);
         let Some(r) = self.vrf_routes.get_mut(&(l3vni, net)) else {
             return;
         };
@@ -1076,6 +1091,17 @@ impl Evpn {
                 vtep: want,
             });
         }
+    }
+
+    /// Is `net` the subnet of a gateway address of an L2 VNI routed in
+    /// `l3vni`?
+    fn is_connected(&self, l3vni: Vni, net: IpNetwork) -> bool {
+        self.l2
+            .values()
+            .filter(|v| v.cfg.l3vni == Some(l3vni))
+            .filter_map(|v| v.cfg.gateway())
+            .flat_map(|g| g.addrs.iter())
+            .any(|a| a.prefix() == net.prefix() && a.network() == net.network())
     }
 
     // ---- local learning ---------------------------------------------------

@@ -712,6 +712,59 @@ fn graceful_restart_keeps_stale_remote_entries_until_end_of_rib() {
 }
 
 #[test]
+fn a_restarting_leaf_keeps_its_remote_kernel_entries_until_end_of_rib() {
+    // VM (MAC+IP) on leaf2: leaf1's kernel has its MAC, neighbour and /32.
+    let mut net = fabric();
+    net.learn(1, VM);
+    net.arp(1, VM_IP, VM);
+    assert_eq!(net.kernel_route(0, "10.1.0.5/32"), Some(ip("10.0.0.2")));
+    // Leaf1's daemon crashes and restarts (RFC 4724, forwarding state
+    // preserved): its first reconcile must not delete what the routes
+    // from before the crash wrote; End-of-RIB brings them back, then the
+    // sweep reconcile finds nothing stale.
+    net.cut(0);
+    net.advance(Duration::from_secs(1));
+    net.nodes[0].dp.history.clear();
+    net.nodes[0].dp_log.clear();
+    let cfg = leaf_cfg(1, "", "");
+    net.restart(
+        0,
+        &cfg,
+        CoreOptions {
+            restarting: true,
+            forwarding_preserved: true,
+        },
+    );
+    net.advance(Duration::from_secs(10));
+    assert_eq!(net.state(0, "10.0.0.100"), "established");
+    let deletes: Vec<&netlink_glue::Op> = net.nodes[0]
+        .dp
+        .history
+        .iter()
+        .filter(|o| o.verb() == "delete")
+        .collect();
+    assert!(
+        deletes.is_empty(),
+        "deleted during the restart: {deletes:?}"
+    );
+    let reconciles: Vec<bool> = net.nodes[0]
+        .dp_log
+        .iter()
+        .filter_map(|r| match r {
+            DataplaneRequest::Reconcile(i) => Some(i.keep_stale),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reconciles,
+        [true, false],
+        "keep-stale reconcile, then the sweep"
+    );
+    assert_eq!(net.kernel_route(0, "10.1.0.5/32"), Some(ip("10.0.0.2")));
+    assert_eq!(net.kernel_mac(0, VM), Some(ip("10.0.0.2")));
+}
+
+#[test]
 fn host_route_follows_the_move_to_the_core_peer_only() {
     // Node 4: a DC core router, eBGP IPv4 to leaf1 and leaf2.
     let extra = r#"export_host_routes = { peers = ["192.0.2.1"], prefixes = ["10.1.0.0/25"] }
@@ -785,7 +838,7 @@ static_vteps = ["10.9.0.2", "10.9.0.3"]
 fn rt5_prefixes_are_routed_through_the_l3_vni() {
     let mut net = fabric_with(
         "",
-        "advertise_prefixes = [\"10.50.0.0/16\"]\nadvertise_connected = true",
+        "advertise_prefixes = [\"10.50.0.0/16\", \"fd00:50::/48\"]\nadvertise_connected = true",
     );
     for i in 0..3 {
         let other = if i == 0 { "10.0.0.2" } else { "10.0.0.1" };
@@ -794,13 +847,16 @@ fn rt5_prefixes_are_routed_through_the_l3_vni() {
             net.kernel_route(i, "10.50.0.0/16"),
             Some(ip(if i == 0 { "10.0.0.2" } else { other }))
         );
-        assert_eq!(net.kernel_route(i, "10.1.0.0/24"), Some(ip(other)));
+        // Every leaf has the anycast gateway's subnets itself: the other
+        // leaves' RT-5 for them never replaces the connected route.
+        assert_eq!(net.kernel_route(i, "10.1.0.0/24"), None);
+        assert_eq!(net.kernel_route(i, "fd00:1::/64"), None);
         // IPv6 over an IPv4 underlay: via the IPv4-mapped VTEP (as zebra).
-        let mapped = match ip(other) {
+        let mapped = match ip(if i == 0 { "10.0.0.2" } else { other }) {
             IpAddr::V4(a) => IpAddr::V6(a.to_ipv6_mapped()),
             v6 => v6,
         };
-        assert_eq!(net.kernel_route(i, "fd00:1::/64"), Some(mapped));
+        assert_eq!(net.kernel_route(i, "fd00:50::/48"), Some(mapped));
     }
     let v = net.api(0, json!({"command": "show-evpn-vni"}));
     let l3 = v["vnis"]
@@ -810,7 +866,8 @@ fn rt5_prefixes_are_routed_through_the_l3_vni() {
         .find(|r| r["kind"] == "l3")
         .unwrap()
         .clone();
-    assert_eq!(l3["routes"], 3, "{v}");
+    // The two RT-5 prefixes; not the gateway subnets (connected here).
+    assert_eq!(l3["routes"], 2, "{v}");
     assert_eq!(l3["rd"], "10.0.0.1:2");
 }
 
