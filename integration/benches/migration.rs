@@ -81,12 +81,15 @@ fn main() {
     let started = Instant::now();
     let mut res = Vec::new();
     for (name, kind) in [("evpnd", LeafKind::Evpnd), ("FRR 8.4", LeafKind::Frr)] {
-        let key = if kind == LeafKind::Frr { "frr" } else { "evpnd" };
+        let key = if kind == LeafKind::Frr {
+            "frr"
+        } else {
+            "evpnd"
+        };
         if !only.is_empty() && !only.split(',').any(|o| o == key) {
             continue;
         }
-        if kind == LeafKind::Frr
-            && integration::skip_unless(true, &["vtysh", "/usr/lib/frr/zebra"])
+        if kind == LeafKind::Frr && integration::skip_unless(true, &["vtysh", "/usr/lib/frr/zebra"])
         {
             continue;
         }
@@ -113,7 +116,11 @@ fn run(kind: LeafKind) -> Result<Results> {
     };
     println!(
         "== {}: spine (evpnd route reflector) + 3 {} leaves, {moves} moves per VM",
-        if kind == LeafKind::Frr { "FRR" } else { "evpnd" },
+        if kind == LeafKind::Frr {
+            "FRR"
+        } else {
+            "evpnd"
+        },
         if kind == LeafKind::Frr {
             "FRR 8.4"
         } else {
@@ -150,8 +157,7 @@ fn run(kind: LeafKind) -> Result<Results> {
     }
     for t in &targets {
         for h in [&vm, &sv] {
-            let out =
-                integration::fabric::sh(&h.ns, &format!("ping -c 1 -W 1 {}", t.ip()));
+            let out = integration::fabric::sh(&h.ns, &format!("ping -c 1 -W 1 {}", t.ip()));
             if !out.contains(" 0% packet loss") {
                 bail!("{} cannot reach {}: {out}", h.ip(), t.ip());
             }
@@ -168,7 +174,11 @@ fn run(kind: LeafKind) -> Result<Results> {
         .iter()
         .map(|l| Watcher::start(&l.ns, spec.clone()))
         .collect::<Result<_>>()?;
-    let vteps: Vec<IpAddr> = f.leaves.iter().map(|l| ip(&l.vtep)).collect::<Result<_>>()?;
+    let vteps: Vec<IpAddr> = f
+        .leaves
+        .iter()
+        .map(|l| ip(&l.vtep))
+        .collect::<Result<_>>()?;
     // Probers: the active VM to each target and the gateway; each target
     // to the silent VM.
     let max_rounds = 1_000_000;
@@ -201,10 +211,14 @@ fn run(kind: LeafKind) -> Result<Results> {
             let moved = f.migrate(h, to);
             vm_probe.pause(false);
             moved?;
-            let h: &Host = h;
-            let m = measure(&f, &watchers, &vteps, h, from, to, before, cap, settle)?;
-            let up = m.1;
-            let mut mv = m.0;
+            let target = watch::Target {
+                mac: mac(&h.mac)?,
+                ip: ip(h.ip())?,
+                port: &h.port,
+                to,
+                vtep: vteps[to],
+            };
+            let (mut mv, up) = measure(&watchers, &target, from, before, cap, settle);
             if let Some(up) = up {
                 let end = up + settle;
                 let (lost, sent) = if silent {
@@ -236,20 +250,35 @@ fn run(kind: LeafKind) -> Result<Results> {
     }
     for w in &watchers {
         if w.dropped() > 0 {
-            println!("   warning: watcher in {} dropped {} events", w.netns, w.dropped());
+            println!(
+                "   warning: watcher in {} dropped {} events",
+                w.netns,
+                w.dropped()
+            );
         }
     }
     if std::env::var_os("EVPND_BENCH_DEBUG").is_some() {
         let ps = vm_probe.probes();
         for t in 0..tips.len() {
             let sent = ps.iter().filter(|p| p.target == t).count();
-            let got = ps.iter().filter(|p| p.target == t && p.reply.is_some()).count();
+            let got = ps
+                .iter()
+                .filter(|p| p.target == t && p.reply.is_some())
+                .count();
             println!("   vm -> {}: {got}/{sent} replies", tips[t]);
             let mut last: Option<(bool, Instant)> = None;
             for p in ps.iter().filter(|p| p.target == t) {
                 let ok = p.reply.is_some_and(|r| r.duration_since(p.sent) < GRACE);
                 if last.is_none_or(|(l, _)| l != ok) {
-                    println!("     from {:.1} ms: {}", p.sent.duration_since(ps[0].sent).as_secs_f64() * 1e3, if ok { format!("ok ({:?})", p.reply.map(|r| r.duration_since(p.sent))) } else { format!("lost ({:?})", p.reply.map(|r| r.duration_since(p.sent))) });
+                    println!(
+                        "     from {:.1} ms: {}",
+                        p.sent.duration_since(ps[0].sent).as_secs_f64() * 1e3,
+                        if ok {
+                            format!("ok ({:?})", p.reply.map(|r| r.duration_since(p.sent)))
+                        } else {
+                            format!("lost ({:?})", p.reply.map(|r| r.duration_since(p.sent)))
+                        }
+                    );
                     last = Some((ok, p.sent));
                 }
             }
@@ -261,15 +290,12 @@ fn run(kind: LeafKind) -> Result<Results> {
 }
 
 fn mac(s: &str) -> Result<Mac> {
-    s.parse::<Mac>().map_err(|e| anyhow::anyhow!("MAC {s}: {e}"))
+    s.parse::<Mac>()
+        .map_err(|e| anyhow::anyhow!("MAC {s}: {e}"))
 }
 
 fn ip(s: &str) -> Result<IpAddr> {
     s.parse().with_context(|| format!("IP {s}"))
-}
-
-fn ms(from: Instant, to: Instant) -> f64 {
-    to.saturating_duration_since(from).as_secs_f64() * 1e3
 }
 
 fn fmt(v: Option<f64>) -> String {
@@ -278,75 +304,40 @@ fn fmt(v: Option<f64>) -> String {
 
 /// Waits until the move converged everywhere (or `cap` after port-up) and at
 /// least `settle` after port-up; returns the measurements and port-up.
-#[allow(clippy::too_many_arguments)]
 fn measure(
-    f: &Fabric,
     watchers: &[Watcher],
-    vteps: &[IpAddr],
-    h: &Host,
+    t: &watch::Target,
     from: usize,
-    to: usize,
     before: Instant,
     cap: Duration,
     settle: Duration,
-) -> Result<(Move, Option<Instant>)> {
-    let mac = mac(&h.mac)?;
-    let ip = ip(h.ip())?;
-    let port = h.port.clone();
-    let new_vtep = vteps[to];
-    let mac_ok = |leaf: usize, k: &watch::Kernel| {
-        if leaf == to {
-            k.mac_local_on(&port)
-        } else {
-            k.mac_remote_at(new_vtep)
-        }
-    };
-    let ip_ok = |leaf: usize, k: &watch::Kernel| {
-        mac_ok(leaf, k) && if leaf == to { k.ip_local(mac) } else { k.ip_remote(mac) }
-    };
+) -> (Move, Option<Instant>) {
     let hard = before + cap + Duration::from_secs(2);
-    let mut up = None;
     loop {
         let now = Instant::now();
         let evs: Vec<Vec<Event>> = watchers.iter().map(Watcher::events).collect();
-        if up.is_none() {
-            up = watch::port_up_at(&evs[to], &port, Some(before));
-        }
-        let all = |p: &dyn Fn(usize, &watch::Kernel) -> bool| {
-            evs.iter()
-                .enumerate()
-                .all(|(l, e)| p(l, &watch::state(e, mac, Some(ip))))
-        };
-        let done = all(&ip_ok);
+        let up = watch::port_up_at(&evs[t.to], t.port, Some(before));
         match up {
-            Some(u) if (done || now >= u + cap) && now >= u + settle => break,
+            Some(u) if now >= u + settle && (now >= u + cap || t.all_ip_ok(&evs)) => break,
             None if now >= hard => break,
             _ => {}
         }
         std::thread::sleep(Duration::from_millis(5));
     }
     let evs: Vec<Vec<Event>> = watchers.iter().map(Watcher::events).collect();
-    let Some(up) = up else {
-        eprintln!("   port {port} never came up on leaf{}", to + 1);
-        return Ok((Move::default(), None));
-    };
-    let down = watch::port_down_at(&evs[from], &port, before);
-    let mut mv = Move {
-        veth: down.map(|d| ms(d, up)),
-        ..Move::default()
-    };
-    let latest = |p: &dyn Fn(usize, &watch::Kernel) -> bool| -> Option<f64> {
-        let mut worst = 0.0f64;
-        for (l, e) in evs.iter().enumerate() {
-            let t = watch::converged_at(e, mac, Some(ip), |k| p(l, k))?;
-            worst = worst.max(ms(up, t));
-        }
-        Some(worst)
-    };
-    mv.mac = latest(&mac_ok);
-    mv.ip = latest(&ip_ok);
-    let _ = f;
-    Ok((mv, Some(up)))
+    let m = watch::move_times(&evs, t, from, before);
+    if m.port_up.is_none() {
+        eprintln!("   port {} never came up on leaf{}", t.port, t.to + 1);
+    }
+    (
+        Move {
+            veth: m.veth_ms,
+            mac: m.mac_ms,
+            ip: m.ip_ms,
+            loss: None,
+        },
+        m.port_up,
+    )
 }
 
 /// min / median / p95 of the values present, and how many there were.

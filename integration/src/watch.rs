@@ -30,8 +30,7 @@ use anyhow::{bail, Context, Result};
 use evpn_proto::Mac;
 use netlink_glue::nl::msg;
 use rtnetlink::packet_core::{
-    NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP,
-    NLM_F_REQUEST,
+    NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST,
 };
 use rtnetlink::packet_route::link::LinkFlags;
 use rtnetlink::packet_route::neighbour::NeighbourFlags;
@@ -302,8 +301,20 @@ impl Inner {
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let rcvbuf: libc::c_int = 8 << 20;
         // SO_RCVBUFFORCE (root) else SO_RCVBUF.
-        if sockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &rcvbuf.to_ne_bytes()).is_err() {
-            sockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &rcvbuf.to_ne_bytes())?;
+        if sockopt(
+            &fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            &rcvbuf.to_ne_bytes(),
+        )
+        .is_err()
+        {
+            sockopt(
+                &fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                &rcvbuf.to_ne_bytes(),
+            )?;
         }
         let tv = libc::timeval {
             tv_sec: 0,
@@ -356,7 +367,8 @@ impl Inner {
         ];
         for r in reqs {
             self.seq += 1;
-            let mut m = NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::InnerMessage(r));
+            let mut m =
+                NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::InnerMessage(r));
             m.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
             m.header.sequence_number = self.seq;
             m.finalize();
@@ -737,6 +749,94 @@ pub fn port_down_at(events: &[Event], name: &str, after: Instant) -> Option<Inst
         } if n == name && e.at >= after && (!up || *deleted) => Some(e.at),
         _ => None,
     })
+}
+
+/// The convergence of one move of a host (MAC `mac`, IP `ip`, leaf-side
+/// port `port`) from leaf `from` to leaf `to`, read from every leaf's
+/// events (`events[i]` for leaf `i`, whose VTEP is `vteps[i]`), started
+/// at `before` (just before the move).
+#[derive(Debug, Clone, Default)]
+pub struct MoveTimes {
+    /// The port came up on the new leaf (IFF_UP + carrier, enslaved).
+    pub port_up: Option<Instant>,
+    /// Link down on the old leaf → port up on the new one, ms.
+    pub veth_ms: Option<f64>,
+    /// ms after port-up until every leaf points the MAC at the new leaf
+    /// (the new leaf: learnt on the port); None if not (yet).
+    pub mac_ms: Option<f64>,
+    /// The same for the IP: a remote `extern_learn` neighbour with the MAC
+    /// (the new leaf: a kernel-learnt one) on top of the MAC.
+    pub ip_ms: Option<f64>,
+    /// Per leaf: (MAC ms, IP ms).
+    pub per_leaf: Vec<(Option<f64>, Option<f64>)>,
+}
+
+/// Where a host's MAC and IP are expected after it moved to leaf `to`.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub mac: Mac,
+    pub ip: IpAddr,
+    pub port: &'a str,
+    pub to: usize,
+    pub vtep: IpAddr,
+}
+
+impl Target<'_> {
+    /// Leaf `leaf` points the MAC at the new place.
+    pub fn mac_ok(&self, leaf: usize, k: &Kernel) -> bool {
+        if leaf == self.to {
+            k.mac_local_on(self.port)
+        } else {
+            k.mac_remote_at(self.vtep)
+        }
+    }
+
+    /// Leaf `leaf` points the MAC and the IP at the new place.
+    pub fn ip_ok(&self, leaf: usize, k: &Kernel) -> bool {
+        self.mac_ok(leaf, k)
+            && if leaf == self.to {
+                k.ip_local(self.mac)
+            } else {
+                k.ip_remote(self.mac)
+            }
+    }
+
+    /// Every leaf's current state is right for the MAC and the IP.
+    pub fn all_ip_ok(&self, events: &[Vec<Event>]) -> bool {
+        events
+            .iter()
+            .enumerate()
+            .all(|(l, e)| self.ip_ok(l, &state(e, self.mac, Some(self.ip))))
+    }
+}
+
+/// [`MoveTimes`] of the move to `t` from leaf `from`, started at `before`.
+pub fn move_times(events: &[Vec<Event>], t: &Target, from: usize, before: Instant) -> MoveTimes {
+    let mut m = MoveTimes::default();
+    let Some(up) = events
+        .get(t.to)
+        .and_then(|e| port_up_at(e, t.port, Some(before)))
+    else {
+        return m;
+    };
+    m.port_up = Some(up);
+    let ms = |at: Instant| at.saturating_duration_since(up).as_secs_f64() * 1e3;
+    m.veth_ms = events
+        .get(from)
+        .and_then(|e| port_down_at(e, t.port, before))
+        .map(|d| up.saturating_duration_since(d).as_secs_f64() * 1e3);
+    for (l, e) in events.iter().enumerate() {
+        let mac = converged_at(e, t.mac, Some(t.ip), |k| t.mac_ok(l, k)).map(ms);
+        let ip = converged_at(e, t.mac, Some(t.ip), |k| t.ip_ok(l, k)).map(ms);
+        m.per_leaf.push((mac, ip));
+    }
+    let worst = |v: Vec<Option<f64>>| {
+        v.into_iter()
+            .try_fold(0.0f64, |acc, x| x.map(|x| acc.max(x)))
+    };
+    m.mac_ms = worst(m.per_leaf.iter().map(|p| p.0).collect());
+    m.ip_ms = worst(m.per_leaf.iter().map(|p| p.1).collect());
+    m
 }
 
 #[cfg(test)]

@@ -22,7 +22,10 @@
 use std::process::Child;
 use std::time::{Duration, Instant};
 
+use std::net::IpAddr;
+
 use integration::fabric::{Fabric, FabricSpec, Host, LeafKind, VniSpec};
+use integration::watch::{move_times, Target, WatchSpec, Watcher};
 use integration::{skip_unless, Netns};
 use serde_json::Value;
 
@@ -74,13 +77,13 @@ fn dump(f: &Fabric) {
     }
 }
 
-/// Poll (1 ms apart, bounded) until `f` holds; when it did. On a
-/// timeout, print every leaf's state, then fail.
-fn until(fab: &Fabric, what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Instant {
+/// Poll (1 ms apart, bounded) until `f` holds. On a timeout, print every
+/// leaf's state, then fail. (The times printed come from the watchers.)
+fn until(fab: &Fabric, what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     let t = Instant::now();
     while t.elapsed() < limit {
         if f() {
-            return Instant::now();
+            return;
         }
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -92,13 +95,56 @@ fn pinger(h: &Host, dst: &str, count: u32) -> Child {
     integration::fabric::pinger(h, dst, count).unwrap()
 }
 
+/// Move `h` to leaf `to` with its pings stopped for the switch-over, as a
+/// live-migrated VM is paused: it sends nothing while its port is down.
+/// (A ping during the cut leaves an INCOMPLETE neighbour whose ARP went
+/// nowhere; the kernel retries only after 1 s.)
+fn migrate_paused(f: &Fabric, h: &mut Host, to: usize, pings: &[&Child]) -> Instant {
+    let before = Instant::now();
+    for p in pings {
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(p.id() as i32, libc::SIGSTOP) };
+    }
+    let r = f.migrate(h, to);
+    for p in pings {
+        // SAFETY: as above.
+        unsafe { libc::kill(p.id() as i32, libc::SIGCONT) };
+    }
+    r.unwrap();
+    before
+}
+
 fn loss(child: Child, sent: u32) -> (u32, u32) {
     integration::fabric::loss(child, sent).unwrap()
 }
 
-/// Milliseconds from `from` to `to`.
-fn ms(from: Instant, to: Instant) -> f64 {
-    to.saturating_duration_since(from).as_secs_f64() * 1e3
+/// The move of `h` (now on leaf `h.at`) from leaf `from`, started at
+/// `before`, as the leaves' kernels notified it: "veth X ms, MAC Y ms, IP
+/// Z ms" after port-up (the latest leaf; `-` = not converged).
+fn times(ws: &[Watcher], f: &Fabric, h: &Host, from: usize, before: Instant) -> String {
+    let evs: Vec<_> = ws.iter().map(Watcher::events).collect();
+    let t = Target {
+        mac: h.mac.parse().unwrap(),
+        ip: h.ip().parse().unwrap(),
+        port: &h.port,
+        to: h.at,
+        vtep: f.leaves[h.at].vtep.parse().unwrap(),
+    };
+    let m = move_times(&evs, &t, from, before);
+    let show = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.1}"));
+    let per: Vec<String> = m
+        .per_leaf
+        .iter()
+        .enumerate()
+        .map(|(i, (a, b))| format!("leaf{} {}/{}", i + 1, show(*a), show(*b)))
+        .collect();
+    format!(
+        "veth move {} ms; after port-up: MAC everywhere {} ms, IP {} ms (MAC/IP per leaf: {})",
+        show(m.veth_ms),
+        show(m.mac_ms),
+        show(m.ip_ms),
+        per.join(", ")
+    )
 }
 
 #[test]
@@ -163,13 +209,32 @@ fn vm_moves_between_evpnd_and_frr_leaves() {
         },
     );
 
+    // Kernel notifications of every leaf for the two VMs, timestamped.
+    let spec = WatchSpec {
+        macs: [&vm, &silent]
+            .iter()
+            .map(|h| h.mac.parse().unwrap())
+            .collect(),
+        ips: [&vm, &silent]
+            .iter()
+            .map(|h| h.ip().parse::<IpAddr>().unwrap())
+            .collect(),
+        ports: vec!["vm1".into(), "vm4".into()],
+        max_events: 20_000,
+    };
+    let ws: Vec<Watcher> = f
+        .leaves
+        .iter()
+        .map(|l| Watcher::start(&l.ns, spec.clone()).unwrap())
+        .collect();
+
     // ---- evpnd leaf1 -> FRR leaf2, under ping to h3 and to the gateway.
     let count = 400;
     let p_h3 = pinger(&vm, h3.ip(), count);
     let p_gw = pinger(&vm, "10.1.0.1", count);
     std::thread::sleep(Duration::from_millis(1000));
-    let up = f.migrate(&mut vm, FRR).unwrap();
-    let mac_at = until(
+    let before = migrate_paused(&f, &mut vm, FRR, &[&p_h3, &p_gw]);
+    until(
         &f,
         "the fabric follows the VM's MAC to FRR",
         Duration::from_secs(10),
@@ -180,7 +245,7 @@ fn vm_moves_between_evpnd_and_frr_leaves() {
                     .all(|l| fdb_of(&l.ns, &vm.mac) == Some(format!("remote:{}", l2.vtep)))
         },
     );
-    let ip_at = until(
+    until(
         &f,
         "the evpnd leaves take the VM's IP from FRR's MAC+IP route",
         Duration::from_secs(10),
@@ -203,10 +268,9 @@ fn vm_moves_between_evpnd_and_frr_leaves() {
     let (gap_gw, got_gw) = loss(p_gw, count);
     let seq_frr = frr_mac(&f, &vm.mac);
     println!(
-        "active VM leaf1 (evpnd) -> leaf2 (FRR): MAC everywhere {:.1} ms, IP {:.1} ms after port-up; \
-         loss window to h3 {} ms ({got_h3}/{count}), to the gateway {} ms ({got_gw}/{count}); FRR: {seq_frr}",
-        ms(up, mac_at),
-        ms(up, ip_at),
+        "active VM leaf1 (evpnd) -> leaf2 (FRR): {}; \
+         ping loss window to h3 {} ms ({got_h3}/{count}), to the gateway {} ms ({got_gw}/{count}); FRR: {seq_frr}",
+        times(&ws, &f, &vm, 0, before),
         gap_h3 * 10,
         gap_gw * 10,
     );
@@ -232,8 +296,8 @@ fn vm_moves_between_evpnd_and_frr_leaves() {
     let p_h3 = pinger(&vm, h3.ip(), count);
     let p_gw = pinger(&vm, "10.1.0.1", count);
     std::thread::sleep(Duration::from_millis(1000));
-    let up = f.migrate(&mut vm, 0).unwrap();
-    let back_mac = until(
+    let before = migrate_paused(&f, &mut vm, 0, &[&p_h3, &p_gw]);
+    until(
         &f,
         "the fabric follows the VM's MAC back to leaf1",
         Duration::from_secs(10),
@@ -244,7 +308,7 @@ fn vm_moves_between_evpnd_and_frr_leaves() {
                     .all(|l| fdb_of(&l.ns, &vm.mac) == Some(format!("remote:{}", l1.vtep)))
         },
     );
-    let back_ip = until(
+    until(
         &f,
         "FRR and leaf3 point the VM's IP at leaf1",
         Duration::from_secs(10),
@@ -259,10 +323,9 @@ fn vm_moves_between_evpnd_and_frr_leaves() {
     let (gap_gw, got_gw) = loss(p_gw, count);
     let frr_view = frr_mac(&f, &vm.mac);
     println!(
-        "active VM leaf2 (FRR) -> leaf1 (evpnd): MAC everywhere {:.1} ms, IP {:.1} ms after port-up; \
-         loss window to h3 {} ms ({got_h3}/{count}), to the gateway {} ms ({got_gw}/{count}); FRR: {frr_view}",
-        ms(up, back_mac),
-        ms(up, back_ip),
+        "active VM leaf2 (FRR) -> leaf1 (evpnd): {}; \
+         ping loss window to h3 {} ms ({got_h3}/{count}), to the gateway {} ms ({got_gw}/{count}); FRR: {frr_view}",
+        times(&ws, &f, &vm, FRR, before),
         gap_h3 * 10,
         gap_gw * 10,
     );
@@ -283,8 +346,9 @@ fn vm_moves_between_evpnd_and_frr_leaves() {
     assert!(out.contains(" 0% packet loss"), "{out}");
 
     // ---- a silent VM (RARP only): to FRR and back.
-    let up = f.migrate(&mut silent, FRR).unwrap();
-    let t = until(
+    let before = Instant::now();
+    f.migrate(&mut silent, FRR).unwrap();
+    until(
         &f,
         "the silent VM's MAC follows it to FRR",
         Duration::from_secs(10),
@@ -308,9 +372,8 @@ fn vm_moves_between_evpnd_and_frr_leaves() {
             })
     });
     println!(
-        "silent VM leaf1 (evpnd) -> leaf2 (FRR): MAC everywhere {:.1} ms after port-up; \
-         MAC+IP from FRR after 1 s: {ip_followed}",
-        ms(up, t)
+        "silent VM leaf1 (evpnd) -> leaf2 (FRR): {}; MAC+IP from FRR after 1 s: {ip_followed}",
+        times(&ws, &f, &silent, 0, before)
     );
     let stale = sh(
         &l1.ns,
@@ -321,8 +384,9 @@ fn vm_moves_between_evpnd_and_frr_leaves() {
     let out = sh(&h3.ns, &format!("ping -c 2 -W 1 -i 0.2 {}", silent.ip()));
     assert!(out.contains(" 0% packet loss"), "{out}");
 
-    let up = f.migrate(&mut silent, 0).unwrap();
-    let t = until(
+    let before = Instant::now();
+    f.migrate(&mut silent, 0).unwrap();
+    until(
         &f,
         "the silent VM's MAC+IP follows it back to evpnd (probe)",
         Duration::from_secs(10),
@@ -335,8 +399,8 @@ fn vm_moves_between_evpnd_and_frr_leaves() {
         },
     );
     println!(
-        "silent VM leaf2 (FRR) -> leaf1 (evpnd): MAC+IP everywhere {:.1} ms after port-up; FRR: {}",
-        ms(up, t),
+        "silent VM leaf2 (FRR) -> leaf1 (evpnd): {}; FRR: {}",
+        times(&ws, &f, &silent, FRR, before),
         frr_mac(&f, &silent.mac)
     );
     let stale = sh(
@@ -344,4 +408,29 @@ fn vm_moves_between_evpnd_and_frr_leaves() {
         &format!("bridge fdb show br br100 | grep {}", silent.mac),
     );
     assert!(!stale.contains("vm4"), "stale local FDB on FRR: {stale}");
+
+    // No stale RT-2 left in BGP either: FRR withdrew what it originated, so
+    // leaf3 holds the VMs' MAC and MAC+IP routes from leaf1 only.
+    for h in [&vm, &silent] {
+        let mut rows = Value::Null;
+        until(
+            &f,
+            "only leaf1's RT-2s for the VMs at leaf3",
+            Duration::from_secs(10),
+            || {
+                rows = l3
+                    .evpnd()
+                    .and_then(|e| {
+                        e.ctl(&[
+                            "show", "bgp", "routes", "--afi", "evpn", "--type", "2", "--mac",
+                            &h.mac,
+                        ])
+                    })
+                    .unwrap_or(Value::Null);
+                rows["routes"].as_array().is_some_and(|r| {
+                    r.len() == 2 && r.iter().all(|x| x["next_hop"] == l1.vtep.as_str())
+                })
+            },
+        );
+    }
 }
