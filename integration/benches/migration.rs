@@ -259,29 +259,13 @@ fn run(kind: LeafKind) -> Result<Results> {
     }
     if std::env::var_os("EVPND_BENCH_DEBUG").is_some() {
         let ps = vm_probe.probes();
-        for t in 0..tips.len() {
+        for (t, dst) in tips.iter().enumerate() {
             let sent = ps.iter().filter(|p| p.target == t).count();
             let got = ps
                 .iter()
                 .filter(|p| p.target == t && p.reply.is_some())
                 .count();
-            println!("   vm -> {}: {got}/{sent} replies", tips[t]);
-            let mut last: Option<(bool, Instant)> = None;
-            for p in ps.iter().filter(|p| p.target == t) {
-                let ok = p.reply.is_some_and(|r| r.duration_since(p.sent) < GRACE);
-                if last.is_none_or(|(l, _)| l != ok) {
-                    println!(
-                        "     from {:.1} ms: {}",
-                        p.sent.duration_since(ps[0].sent).as_secs_f64() * 1e3,
-                        if ok {
-                            format!("ok ({:?})", p.reply.map(|r| r.duration_since(p.sent)))
-                        } else {
-                            format!("lost ({:?})", p.reply.map(|r| r.duration_since(p.sent)))
-                        }
-                    );
-                    last = Some((ok, p.sent));
-                }
-            }
+            println!("   vm -> {dst}: {got}/{sent} replies");
         }
     }
     drop(vm_probe);

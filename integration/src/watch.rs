@@ -509,7 +509,7 @@ impl Inner {
         } else if !r.name.is_empty() {
             self.links.insert(r.ifindex, r.name.clone());
         }
-        if !self.spec.ports.iter().any(|p| *p == r.name) {
+        if !self.spec.ports.contains(&r.name) {
             return;
         }
         let f = l.header.flags;

@@ -412,13 +412,12 @@ fn vm_moves_between_evpnd_and_frr_leaves() {
     // No stale RT-2 left in BGP either: FRR withdrew what it originated, so
     // leaf3 holds the VMs' MAC and MAC+IP routes from leaf1 only.
     for h in [&vm, &silent] {
-        let mut rows = Value::Null;
         until(
             &f,
             "only leaf1's RT-2s for the VMs at leaf3",
             Duration::from_secs(10),
             || {
-                rows = l3
+                let rows = l3
                     .evpnd()
                     .and_then(|e| {
                         e.ctl(&[

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-mod core_router;
+pub mod core_router;
 pub mod frr_leaf;
 
 use crate::json::poll_until;
