@@ -164,8 +164,17 @@ fn run(kind: LeafKind) -> Result<Results> {
         }
     }
     let spec = WatchSpec {
-        macs: vec![mac(&vm.mac)?, mac(&sv.mac)?],
-        ips: vec![ip(vm.ip())?, ip(sv.ip())?],
+        // The targets too: a loss can come from their entries.
+        macs: [&vm, &sv]
+            .into_iter()
+            .chain(&targets)
+            .map(|h| mac(&h.mac))
+            .collect::<Result<_>>()?,
+        ips: [&vm, &sv]
+            .into_iter()
+            .chain(&targets)
+            .map(|h| ip(h.ip()))
+            .collect::<Result<_>>()?,
         ports: vec!["vm".into(), "sv".into()],
         max_events: 200_000,
     };
@@ -174,6 +183,17 @@ fn run(kind: LeafKind) -> Result<Results> {
         .iter()
         .map(|l| Watcher::start(&l.ns, spec.clone()))
         .collect::<Result<_>>()?;
+    // Debug only: the hosts' own neighbour tables (where a probe's ARP
+    // can fail).
+    let host_watch: Vec<Watcher> = if std::env::var_os("EVPND_BENCH_DEBUG").is_some() {
+        targets
+            .iter()
+            .chain([&sv])
+            .map(|h| Watcher::start(&h.ns, spec.clone()))
+            .collect::<Result<_>>()?
+    } else {
+        Vec::new()
+    };
     let vteps: Vec<IpAddr> = f
         .leaves
         .iter()
@@ -228,6 +248,52 @@ fn run(kind: LeafKind) -> Result<Results> {
                 };
                 if sent > 0 {
                     mv.loss = Some(lost as f64 * PROBE.as_secs_f64() * 1e3);
+                }
+                if lost > 10 {
+                    let (p, t) = if silent {
+                        (&sv_probes[third], 0)
+                    } else {
+                        (&vm_probe, third)
+                    };
+                    println!("     {}", loss_detail(p, t, up, end));
+                    if std::env::var_os("EVPND_BENCH_DEBUG").is_some() {
+                        for (l, w) in watchers.iter().enumerate() {
+                            for e in w.events().iter().filter(|e| e.at >= up && e.at < end) {
+                                println!(
+                                    "       leaf{} +{:.1} ms {:?}",
+                                    l + 1,
+                                    e.at.duration_since(up).as_secs_f64() * 1e3,
+                                    e.change
+                                );
+                            }
+                        }
+                        let rel = |t: Instant| {
+                            if t >= up {
+                                t.duration_since(up).as_secs_f64() * 1e3
+                            } else {
+                                -(up.duration_since(t).as_secs_f64() * 1e3)
+                            }
+                        };
+                        for (n, w) in host_watch.iter().enumerate() {
+                            for e in w
+                                .events()
+                                .iter()
+                                .filter(|e| e.at + Duration::from_secs(3) >= up && e.at < end)
+                            {
+                                println!(
+                                    "       host{} {:+.1} ms {:?}",
+                                    n + 1,
+                                    rel(e.at),
+                                    e.change
+                                );
+                            }
+                        }
+                        let wall = std::time::SystemTime::now() - up.elapsed();
+                        println!(
+                            "       port-up at {:?} (unix)",
+                            wall.duration_since(std::time::UNIX_EPOCH)
+                        );
+                    }
                 }
             }
             println!(
@@ -322,6 +388,36 @@ fn measure(
         },
         m.port_up,
     )
+}
+
+/// Where the lost probes of a move were (ms after port-up) and whether
+/// their replies came late or never.
+fn loss_detail(p: &Prober, target: usize, up: Instant, end: Instant) -> String {
+    let off = |t: Instant| t.saturating_duration_since(up).as_secs_f64() * 1e3;
+    let lost: Vec<_> = p
+        .probes()
+        .into_iter()
+        .filter(|x| x.target == target && x.sent >= up && x.sent < end)
+        .filter(|x| x.reply.is_none_or(|r| r.duration_since(x.sent) > GRACE))
+        .collect();
+    let never = lost.iter().filter(|x| x.reply.is_none()).count();
+    let worst = lost
+        .iter()
+        .filter_map(|x| {
+            x.reply
+                .map(|r| r.duration_since(x.sent).as_secs_f64() * 1e3)
+        })
+        .fold(0.0f64, f64::max);
+    match (lost.first(), lost.last()) {
+        (Some(a), Some(b)) => format!(
+            "lost probes sent {:.1}..{:.1} ms after port-up: {} without reply, {} late (worst {worst:.0} ms)",
+            off(a.sent),
+            off(b.sent),
+            never,
+            lost.len() - never
+        ),
+        _ => String::new(),
+    }
 }
 
 /// min / median / p95 of the values present, and how many there were.
