@@ -3,13 +3,14 @@ SHELL := /bin/bash
 CARGO ?= cargo
 FUZZ_SECONDS ?= 20
 
-.PHONY: help demo test test-unit test-fuzz test-vm lint fmt bench fuzz clean-netns deps build release
+.PHONY: help demo test test-unit test-fuzz test-vm lint fmt bench bench-migration fuzz clean-netns deps build release
 
 help:
 	@echo "make demo    build in release and run the biggest real job (see README)"
 	@echo "make test    install missing test dependencies, then run every test"
 	@echo "make lint    rustfmt check + clippy -D warnings"
 	@echo "make bench   benchmarks that print numbers and ratios"
+	@echo "make bench-migration  VM live-migration convergence and loss, evpnd vs FRR leaves"
 	@echo "make fuzz    longer fuzzing runs (FUZZ_SECONDS per target, default 300)"
 	@echo "make clean-netns  remove leftover evpnd test namespaces"
 
@@ -42,6 +43,11 @@ fmt:
 
 bench:
 	$(CARGO) bench --workspace
+
+# Also part of `make bench` (cargo runs every bench target); about 2 min.
+# EVPND_BENCH_MOVES=5 for a quick run, EVPND_BENCH_ONLY=evpnd|frr.
+bench-migration:
+	$(CARGO) bench -p integration --bench migration
 
 fuzz:
 	@scripts/fuzz.sh 300

@@ -26,9 +26,11 @@ pub mod inject;
 pub mod json;
 pub mod netns;
 pub mod peers;
+pub mod probe;
 pub mod process;
 pub mod report;
 pub mod topo;
+pub mod watch;
 
 pub use json::{json_includes, poll_json, poll_until};
 pub use netns::{run_ok, veth, Netns, VethEnd};

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-mod core_router;
-mod frr_leaf;
+pub mod core_router;
+pub mod frr_leaf;
 
 pub use core_router::{CoreUpdate, CORE_ADDR, CORE_AS};
 
@@ -175,6 +175,9 @@ pub struct FabricSpec {
     pub leaf_extra: String,
     /// More TOML per evpnd leaf (index) appended to its config.
     pub leaf_vrf_extra: Vec<(usize, String)>,
+    /// More lines under `address-family l2vpn evpn` of every FRR leaf
+    /// (e.g. ` dup-addr-detection max-moves 1000 time 1800`).
+    pub frr_evpn_extra: String,
 }
 
 /// The daemon of a leaf.
@@ -389,7 +392,14 @@ impl Fabric {
                     }
                     LeafDaemon::Evpnd(Evpnd::start_with(&ns, &dir, &name, &cfg, &[])?)
                 }
-                LeafKind::Frr => LeafDaemon::Frr(frr_leaf::start(&ns, &dir, &l4, &s4, &spec.vnis)?),
+                LeafKind::Frr => LeafDaemon::Frr(frr_leaf::start(
+                    &ns,
+                    &dir,
+                    &l4,
+                    &s4,
+                    &spec.vnis,
+                    &spec.frr_evpn_extra,
+                )?),
             };
             leaves.push(Leaf {
                 daemon,
