@@ -19,6 +19,7 @@ want ping iputils-ping
 want arping arping
 want qemu-system-x86_64 qemu-system-x86
 want xz xz-utils
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_pkgs+=(fonts-dejavu-core)
 [ -x /bin/busybox ] || need_pkgs+=(busybox-static)
 python3 -c 'import scapy' 2>/dev/null || need_pkgs+=(python3-scapy)
 

@@ -4,7 +4,7 @@
 //! losses) running across it.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use plotters::prelude::*;
@@ -81,80 +81,107 @@ pub fn ms_between(origin: SystemTime, t: SystemTime) -> f64 {
     }
 }
 
-/// Parse the output of `ping -D -n -i INTERVAL -c SENT` (replies carry
-/// `[unix.seconds]`): the series relative to `origin`. Lost echoes get the
-/// send time their sequence number implies.
-pub fn parse_ping(
-    name: &str,
-    text: &str,
-    sent: u32,
-    interval: Duration,
-    origin: SystemTime,
-) -> PingSeries {
-    let mut replies: Vec<(u32, f64, f64)> = Vec::new(); // (seq, received at, rtt)
-    for l in text.lines() {
-        let Some(ts) = l
-            .strip_prefix('[')
-            .and_then(|r| r.split(']').next())
-            .and_then(|t| t.parse::<f64>().ok())
-        else {
-            continue;
-        };
-        let seq = l
-            .split("icmp_seq=")
-            .nth(1)
-            .and_then(|s| s.split_whitespace().next())
-            .and_then(|s| s.parse::<u32>().ok());
-        let rtt = l
-            .split("time=")
-            .nth(1)
-            .and_then(|s| s.split_whitespace().next())
-            .and_then(|s| s.parse::<f64>().ok());
-        if let (Some(seq), Some(rtt)) = (seq, rtt) {
-            let at = UNIX_EPOCH + Duration::from_secs_f64(ts);
-            replies.push((seq, ms_between(origin, at), rtt));
-        }
-    }
-    replies.sort_by_key(|r| r.0);
-    replies.dedup_by_key(|r| r.0);
-    let step = interval.as_secs_f64() * 1e3;
-    // The send time of seq 1, from the first reply (received - rtt).
-    let t1 = replies
-        .first()
-        .map(|&(seq, at, rtt)| at - rtt - f64::from(seq.saturating_sub(1)) * step);
-    let mut samples = Vec::with_capacity(sent as usize);
-    let mut worst = 0u32;
-    let mut run = 0u32;
-    let mut it = replies.iter().peekable();
-    for seq in 1..=sent {
-        let got = match it.peek() {
-            Some(&&(s, at, rtt)) if s == seq => {
-                it.next();
-                Some((at - rtt, rtt))
-            }
-            _ => None,
-        };
-        match got {
-            Some((t, rtt)) => {
-                run = 0;
-                samples.push((t, Some(rtt)));
-            }
-            None => {
-                run += 1;
-                worst = worst.max(run);
-                let t = t1.map_or(0.0, |t1| t1 + f64::from(seq - 1) * step);
-                samples.push((t, None));
+impl PingSeries {
+    /// The series of one prober target: per echo its send time in ms from
+    /// `origin` and its RTT; an echo answered later than `grace` counts as
+    /// lost (an outage, even if a packet queued behind an unresolved ARP
+    /// entry is answered eventually). `loss_window_ms` covers echoes sent
+    /// at or after `origin` only (the link cut before it is reported on
+    /// its own).
+    pub fn from_probes(
+        name: &str,
+        probes: &[crate::probe::Probe],
+        target: usize,
+        interval: Duration,
+        origin: Instant,
+        grace: Duration,
+    ) -> PingSeries {
+        let ms = |t: Instant| signed_ms(origin, t);
+        let mut samples = Vec::new();
+        let (mut worst, mut run, mut received) = (0u32, 0u32, 0u32);
+        for p in probes.iter().filter(|p| p.target == target) {
+            let rtt = p
+                .reply
+                .map(|r| r.saturating_duration_since(p.sent))
+                .filter(|d| *d <= grace);
+            let t = ms(p.sent);
+            match rtt {
+                Some(d) => {
+                    received += 1;
+                    run = 0;
+                    samples.push((t, Some(d.as_secs_f64() * 1e3)));
+                }
+                None => {
+                    if t >= 0.0 {
+                        run += 1;
+                        worst = worst.max(run);
+                    }
+                    samples.push((t, None));
+                }
             }
         }
+        PingSeries {
+            name: name.to_string(),
+            interval_ms: interval.as_secs_f64() * 1e3,
+            sent: samples.len() as u32,
+            received,
+            loss_window_ms: f64::from(worst) * interval.as_secs_f64() * 1e3,
+            samples,
+        }
     }
-    PingSeries {
-        name: name.to_string(),
-        interval_ms: step,
-        sent,
-        received: replies.len() as u32,
-        loss_window_ms: f64::from(worst) * step,
-        samples,
+}
+
+/// Milliseconds from `origin` to `t` (negative when `t` is earlier).
+pub fn signed_ms(origin: Instant, t: Instant) -> f64 {
+    if t >= origin {
+        t.duration_since(origin).as_secs_f64() * 1e3
+    } else {
+        -origin.duration_since(t).as_secs_f64() * 1e3
     }
+}
+
+/// A fixed pairing of the monotonic and the wall clock, to place wall-clock
+/// stamps (daemon logs) on the monotonic time line.
+#[derive(Debug, Clone, Copy)]
+pub struct Clocks {
+    pub mono: Instant,
+    pub wall: SystemTime,
+}
+
+impl Clocks {
+    pub fn now() -> Clocks {
+        Clocks {
+            mono: Instant::now(),
+            wall: SystemTime::now(),
+        }
+    }
+
+    /// ms from `origin` (monotonic) to the wall-clock instant `t`.
+    pub fn ms_since(&self, origin: Instant, t: SystemTime) -> f64 {
+        signed_ms(origin, self.mono) + ms_between(self.wall, t)
+    }
+}
+
+/// evpnd's log timestamp (`2026-11-23T14:18:08.342760Z`, UTC) → system time.
+pub fn parse_rfc3339_utc(s: &str) -> Option<SystemTime> {
+    let s = s.strip_suffix('Z')?;
+    let (date, time) = s.split_once('T')?;
+    let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let mut t = hms.split(':').map(|x| x.parse::<i64>().ok());
+    let (h, mi, se) = (t.next()??, t.next()??, t.next()??);
+    let nanos: u64 = format!("{frac:0<9}").get(..9)?.parse().ok()?;
+    // Days from the civil date (H. Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = u64::try_from(days * 86_400 + h * 3600 + mi * 60 + se).ok()?;
+    Some(UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_nanos(nanos))
 }
 
 /// Where the plot finds a TrueType font (Debian's fonts-dejavu-core).
@@ -178,19 +205,13 @@ fn load_font() -> Result<()> {
     Ok(())
 }
 
-const SERIES_COLORS: [RGBColor; 3] = [
-    RGBColor(31, 119, 180),
-    RGBColor(44, 160, 44),
-    RGBColor(148, 103, 189),
-];
-
 /// Draw one panel per move: ping RTTs (dots), lost echoes (red crosses on
 /// the axis), events (vertical lines, labelled), port-up at 0.
 pub fn plot(report: &DemoReport, path: &Path) -> Result<()> {
     load_font()?;
     let panels = report.moves.len().max(1);
-    let height = 420 * panels as u32;
-    let root = BitMapBackend::new(path, (1400, height)).into_drawing_area();
+    let height = 560 * panels as u32;
+    let root = BitMapBackend::new(path, (1500, height)).into_drawing_area();
     root.fill(&WHITE).context("plot: fill")?;
     let areas = root.split_evenly((panels, 1));
     for (m, area) in report.moves.iter().zip(areas) {
@@ -202,22 +223,13 @@ pub fn plot(report: &DemoReport, path: &Path) -> Result<()> {
 }
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+type PlotResult = Result<(), Box<dyn std::error::Error>>;
 
-fn draw_move(m: &MoveReport, area: &Area<'_>) -> Result<(), Box<dyn std::error::Error>> {
-    let last_event = m.events.iter().map(|e| e.t_ms).fold(0.0f64, f64::max);
-    let x0 = -250.0;
-    let x1 = (last_event + 250.0).clamp(600.0, 2500.0);
-    let in_view = |t: f64| (x0..=x1).contains(&t);
-    let max_rtt = m
-        .pings
-        .iter()
-        .flat_map(|p| p.samples.iter())
-        .filter(|(t, _)| in_view(*t))
-        .filter_map(|(_, r)| *r)
-        .fold(1.0f64, f64::max);
-    let y1 = max_rtt * 1.6 + 0.2;
+/// One move: a title, event lanes (one per node, numbered markers) over
+/// the probe RTTs on the same time axis, and the numbered event list.
+fn draw_move(m: &MoveReport, area: &Area<'_>) -> PlotResult {
     let title = format!(
-        "{} -> {}: MAC {} ms, IP {} ms, core /32 {} ms after port-up (link cut {:.0} ms)",
+        "{} -> {}: every leaf's MAC {} ms, IP {} ms, core /32 {} ms after the port came up (link cut {:.0} ms)",
         m.from,
         m.to,
         fmt_ms(m.mac_converged_ms),
@@ -225,19 +237,83 @@ fn draw_move(m: &MoveReport, area: &Area<'_>) -> Result<(), Box<dyn std::error::
         fmt_ms(m.core_converged_ms),
         m.link_cut_ms
     );
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 18))
-        .margin(12)
+    let area = area.titled(&title, ("sans-serif", 18))?;
+    let (charts, list) = area.split_horizontally(1060);
+    let (lanes_area, rtt_area) = charts.split_vertically(190);
+    let first = m.events.iter().map(|e| e.t_ms).fold(0.0f64, f64::min);
+    let last = m.events.iter().map(|e| e.t_ms).fold(0.0f64, f64::max);
+    let x0 = (first - 15.0).min(-40.0);
+    let x1 = (last + 30.0).clamp(80.0, 1500.0);
+    let in_view = |t: f64| (x0..=x1).contains(&t);
+    let mut nodes: Vec<&str> = Vec::new();
+    for e in &m.events {
+        if !nodes.contains(&e.node.as_str()) {
+            nodes.push(&e.node);
+        }
+    }
+    nodes.sort_unstable();
+    let lane = |n: &str| nodes.iter().position(|x| *x == n).unwrap_or(0) as f64;
+
+    // Event lanes.
+    let mut ch = ChartBuilder::on(&lanes_area)
+        .margin(8)
+        .x_label_area_size(0)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x0..x1, -0.6..(nodes.len() as f64 - 0.4))?;
+    let names: Vec<String> = nodes.iter().map(|s| s.to_string()).collect();
+    ch.configure_mesh()
+        .disable_x_mesh()
+        .y_labels(nodes.len().max(1))
+        .y_label_formatter(&|y| {
+            let i = y.round();
+            if (y - i).abs() < 0.01 && i >= 0.0 {
+                names.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .label_style(("sans-serif", 14))
+        .draw()?;
+    ch.draw_series(LineSeries::new(
+        [(0.0, -0.6), (0.0, nodes.len() as f64)],
+        BLACK.stroke_width(2),
+    ))?;
+    for (k, e) in m.events.iter().enumerate() {
+        if !in_view(e.t_ms) {
+            continue;
+        }
+        let y = lane(&e.node);
+        let color = event_color(&e.what);
+        ch.draw_series(std::iter::once(Circle::new((e.t_ms, y), 5, color.filled())))?;
+        // Numbers alternate above and below the lane so neighbours stay readable.
+        let dy = if k % 2 == 0 { 0.28 } else { -0.12 };
+        ch.draw_series(std::iter::once(Text::new(
+            format!("{}", k + 1),
+            (e.t_ms, y + dy),
+            ("sans-serif", 12).into_font().color(&BLACK),
+        )))?;
+    }
+
+    // Probe RTTs.
+    let max_rtt = m
+        .pings
+        .iter()
+        .flat_map(|p| p.samples.iter())
+        .filter(|(t, _)| in_view(*t))
+        .filter_map(|(_, r)| *r)
+        .fold(1.0f64, f64::max);
+    let y1 = max_rtt * 1.25 + 0.2;
+    let mut chart = ChartBuilder::on(&rtt_area)
+        .margin(8)
         .x_label_area_size(36)
-        .y_label_area_size(56)
+        .y_label_area_size(70)
         .build_cartesian_2d(x0..x1, 0.0..y1)?;
     chart
         .configure_mesh()
         .x_desc("ms from the VM's port up on the new leaf")
-        .y_desc("ping RTT (ms)")
+        .y_desc("probe RTT (ms)")
         .label_style(("sans-serif", 13))
         .draw()?;
-    // Port-up.
     chart.draw_series(LineSeries::new(
         [(0.0, 0.0), (0.0, y1)],
         BLACK.stroke_width(2),
@@ -252,39 +328,65 @@ fn draw_move(m: &MoveReport, area: &Area<'_>) -> Result<(), Box<dyn std::error::
                     .filter_map(|(t, r)| r.map(|r| Circle::new((*t, r), 2, color.filled()))),
             )?
             .label(format!(
-                "{} (loss window {:.0} ms)",
+                "{}: loss after port-up {:.0} ms",
                 p.name, p.loss_window_ms
             ))
             .legend(move |(x, y)| Circle::new((x, y), 4, color.filled()));
-        let lost_y = y1 * (0.02 + 0.03 * i as f64);
+        let lost_y = y1 * (0.03 + 0.04 * i as f64);
         chart.draw_series(
             p.samples
                 .iter()
                 .filter(|(t, r)| in_view(*t) && r.is_none())
-                .map(|(t, _)| Cross::new((*t, lost_y), 3, RED.stroke_width(2))),
+                .map(|(t, _)| Cross::new((*t, lost_y), 3, color.stroke_width(2))),
         )?;
-    }
-    // Events: a thin line each, labels staggered so they stay readable.
-    for (k, e) in m.events.iter().filter(|e| in_view(e.t_ms)).enumerate() {
-        let y_label = y1 * (0.95 - 0.065 * (k % 12) as f64);
-        chart.draw_series(LineSeries::new(
-            [(e.t_ms, 0.0), (e.t_ms, y_label)],
-            RGBColor(200, 120, 0).stroke_width(1),
-        ))?;
-        chart.draw_series(std::iter::once(Text::new(
-            format!("{:.1} {} {}", e.t_ms, e.node, e.what),
-            (e.t_ms, y_label),
-            ("sans-serif", 12).into_font().color(&RGBColor(120, 60, 0)),
-        )))?;
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.9))
         .border_style(BLACK)
         .label_font(("sans-serif", 13))
         .draw()?;
+    chart.draw_series(std::iter::once(Text::new(
+        "x = probe lost (no reply within 100 ms)",
+        (x0 + (x1 - x0) * 0.01, y1 * 0.2),
+        ("sans-serif", 12).into_font().color(&RED),
+    )))?;
+
+    // The numbered event list.
+    let style = ("sans-serif", 13).into_font();
+    list.draw(&Text::new(
+        "events (ms from port-up)",
+        (4, 8),
+        style.clone(),
+    ))?;
+    for (k, e) in m.events.iter().enumerate().take(34) {
+        list.draw(&Text::new(
+            format!("{:>2} {:>7.1} {:<6} {}", k + 1, e.t_ms, e.node, e.what),
+            (4, 30 + 14 * k as i32),
+            ("sans-serif", 12).into_font().color(&event_color(&e.what)),
+        ))?;
+    }
     Ok(())
+}
+
+const SERIES_COLORS: [RGBColor; 4] = [
+    RGBColor(31, 119, 180),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+];
+
+/// Removals red-ish, arrivals at the new place green-ish, evpnd and the
+/// core blue.
+fn event_color(what: &str) -> RGBColor {
+    if what.starts_with("evpnd") || what.starts_with("/32") {
+        RGBColor(20, 60, 200)
+    } else if what.contains("removed") || what.contains("down") || what.contains("unresolved") {
+        RGBColor(200, 40, 40)
+    } else {
+        RGBColor(20, 130, 40)
+    }
 }
 
 fn fmt_ms(v: Option<f64>) -> String {
@@ -295,23 +397,72 @@ fn fmt_ms(v: Option<f64>) -> String {
 mod tests {
     use super::*;
 
+    use crate::probe::Probe;
+
+    fn probes(origin: Instant, replies: &[Option<u64>]) -> Vec<Probe> {
+        replies
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let sent = origin + Duration::from_millis(10 * i as u64);
+                Probe {
+                    target: 0,
+                    sent,
+                    reply: r.map(|us| sent + Duration::from_micros(us)),
+                }
+            })
+            .collect()
+    }
+
     #[test]
-    fn ping_output_becomes_a_series_with_its_longest_gap() {
-        let origin = UNIX_EPOCH + Duration::from_secs(1_000);
-        // seq 1, 2 answered; 3, 4 lost; 5 answered.
-        let text = "PING 10.1.0.12 (10.1.0.12) 56(84) bytes of data.\n\
-            [1000.010000] 64 bytes from 10.1.0.12: icmp_seq=1 ttl=64 time=0.100 ms\n\
-            [1000.020000] 64 bytes from 10.1.0.12: icmp_seq=2 ttl=64 time=0.100 ms\n\
-            [1000.030000] no answer yet for icmp_seq=3\n\
-            [1000.050000] 64 bytes from 10.1.0.12: icmp_seq=5 ttl=64 time=0.200 ms\n";
-        let s = parse_ping("h2", text, 5, Duration::from_millis(10), origin);
-        assert_eq!((s.sent, s.received), (5, 3));
-        assert!((s.loss_window_ms - 20.0).abs() < 1e-9, "{s:?}");
-        assert_eq!(s.samples.len(), 5);
-        assert!(s.samples[2].1.is_none() && s.samples[3].1.is_none());
-        // seq 1 was sent 0.1 ms before its reply at 10 ms; seq 3 at +20 ms.
-        assert!((s.samples[0].0 - 9.9).abs() < 1e-6, "{:?}", s.samples[0]);
-        assert!((s.samples[2].0 - 29.9).abs() < 1e-6, "{:?}", s.samples[2]);
+    fn probes_become_a_series_with_the_longest_gap_after_port_up() {
+        let origin = Instant::now();
+        // Sent at 0, 10, …, 60 ms: answered, lost, lost, late (300 ms: an
+        // outage), answered, lost, answered.
+        let p = probes(
+            origin,
+            &[
+                Some(100),
+                None,
+                None,
+                Some(300_000),
+                Some(200),
+                None,
+                Some(100),
+            ],
+        );
+        let s = PingSeries::from_probes(
+            "h2",
+            &p,
+            0,
+            Duration::from_millis(10),
+            origin,
+            Duration::from_millis(100),
+        );
+        assert_eq!((s.sent, s.received), (7, 3));
+        assert!((s.loss_window_ms - 30.0).abs() < 1e-9, "{s:?}");
+        assert_eq!(s.samples[0], (0.0, Some(0.1)));
+        assert_eq!(s.samples[3].1, None);
+        // Losses before port-up do not count in the window.
+        let s = PingSeries::from_probes(
+            "h2",
+            &p,
+            0,
+            Duration::from_millis(10),
+            origin + Duration::from_millis(35),
+            Duration::from_millis(100),
+        );
+        assert!((s.loss_window_ms - 10.0).abs() < 1e-9, "{s:?}");
+    }
+
+    #[test]
+    fn log_timestamps_parse_as_utc() {
+        let t = parse_rfc3339_utc("2026-11-23T14:18:08.342760Z").unwrap();
+        let d = t.duration_since(UNIX_EPOCH).unwrap();
+        // date -u -d 2026-11-23T14:18:08Z +%s
+        assert_eq!(d.as_secs(), 1_795_443_488);
+        assert_eq!(d.subsec_micros(), 342_760);
+        assert!(parse_rfc3339_utc("2026-11-23 14:18:08").is_none());
     }
 
     #[test]
@@ -320,15 +471,15 @@ mod tests {
             println!("SKIPPED: no TrueType font for the plot");
             return;
         }
-        let origin = UNIX_EPOCH + Duration::from_secs(1_000);
-        let text = "[999.900000] 64 bytes from x: icmp_seq=1 ttl=64 time=0.100 ms\n\
-            [1000.100000] 64 bytes from x: icmp_seq=3 ttl=64 time=0.300 ms\n";
-        let pings = vec![parse_ping(
+        let origin = Instant::now();
+        let p = probes(origin, &[Some(100), None, Some(300)]);
+        let pings = vec![PingSeries::from_probes(
             "gw",
-            text,
-            3,
-            Duration::from_millis(100),
+            &p,
+            0,
+            Duration::from_millis(10),
             origin,
+            Duration::from_millis(100),
         )];
         let r = DemoReport {
             leaves: vec![],
