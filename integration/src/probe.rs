@@ -48,22 +48,6 @@ fn next_id() -> u16 {
     N.fetch_add(1, Ordering::Relaxed)
 }
 
-fn checksum(b: &[u8]) -> u16 {
-    let mut s: u32 = 0;
-    for c in b.chunks(2) {
-        let w = if c.len() == 2 {
-            u16::from_be_bytes([c[0], c[1]])
-        } else {
-            u16::from_be_bytes([c[0], 0])
-        };
-        s += u32::from(w);
-    }
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
-}
-
 /// An echo request: id, sequence (low 16 bits) and the full round index in
 /// the payload (so 16-bit wrap-around does not matter).
 fn echo(id: u16, index: u32) -> [u8; 16] {
@@ -72,7 +56,7 @@ fn echo(id: u16, index: u32) -> [u8; 16] {
     p[4..6].copy_from_slice(&id.to_be_bytes());
     p[6..8].copy_from_slice(&(index as u16).to_be_bytes());
     p[8..12].copy_from_slice(&index.to_be_bytes());
-    let c = checksum(&p);
+    let c = netlink_glue::nl::announce::inet_checksum(&[&p]);
     p[2..4].copy_from_slice(&c.to_be_bytes());
     p
 }

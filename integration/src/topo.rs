@@ -190,16 +190,13 @@ pub fn evpnd_routes(e: &Evpnd, family: &str) -> Result<Value> {
     e.ctl(&["show", "bgp", "routes", "--afi", family])
 }
 
-/// Make FRR in `ns` originate EVPN routes for L2 VNI `vni` (RT-3, and an
-/// RT-2 per MAC in `macs`): a bridge `br<vni>` with a VXLAN device
-/// (`local` = the VTEP) and a host port `h<vni>` on which the MACs are
-/// static FDB entries. zebra reports them; bgpd with `advertise-all-vni`
-/// originates the routes.
-pub fn frr_local_vni(ns: &Netns, vni: u32, local: &str, macs: &[&str]) -> Result<()> {
+/// The per-VNI devices as FRR users create them by hand: bridge
+/// `br<vni>` and VXLAN device `vxlan<vni>` (id `vni`, `local` VTEP, port
+/// 4789, `nolearning`) enslaved to it with bridge-port learning off and
+/// `neigh_suppress` on. Left down; returns (bridge, vxlan).
+pub fn frr_vni_devices(ns: &Netns, vni: u32, local: &str) -> Result<(String, String)> {
     let br = format!("br{vni}");
     let vx = format!("vxlan{vni}");
-    let host = format!("h{vni}");
-    let peer = format!("h{vni}p");
     ns.ip(&["link", "add", &br, "type", "bridge"])?;
     ns.ip(&[
         "link",
@@ -215,10 +212,33 @@ pub fn frr_local_vni(ns: &Netns, vni: u32, local: &str, macs: &[&str]) -> Result
         "4789",
         "nolearning",
     ])?;
+    ns.ip(&["link", "set", &vx, "master", &br])?;
+    ns.exec(
+        "bridge",
+        &[
+            "link",
+            "set",
+            "dev",
+            &vx,
+            "learning",
+            "off",
+            "neigh_suppress",
+            "on",
+        ],
+    )?;
+    Ok((br, vx))
+}
+
+/// Make FRR in `ns` originate EVPN routes for L2 VNI `vni` (RT-3, and an
+/// RT-2 per MAC in `macs`): [`frr_vni_devices`] and a host port `h<vni>` on
+/// which the MACs are static FDB entries. zebra reports them; bgpd with
+/// `advertise-all-vni` originates the routes.
+pub fn frr_local_vni(ns: &Netns, vni: u32, local: &str, macs: &[&str]) -> Result<()> {
+    let (br, vx) = frr_vni_devices(ns, vni, local)?;
+    let host = format!("h{vni}");
+    let peer = format!("h{vni}p");
     ns.ip(&["link", "add", &host, "type", "veth", "peer", "name", &peer])?;
-    for dev in [&vx, &host] {
-        ns.ip(&["link", "set", dev, "master", &br])?;
-    }
+    ns.ip(&["link", "set", &host, "master", &br])?;
     for dev in [&br, &vx, &host, &peer] {
         ns.ip(&["link", "set", dev, "up"])?;
     }

@@ -32,36 +32,10 @@ fn sh(ns: &Netns, cmd: &str) -> String {
 }
 
 /// Poll (5 ms apart, bounded) until `f` holds; the time it took. On a
-/// timeout print each leaf's VRF state, then fail.
-fn until(fab: &Fabric, what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
-    let t = Instant::now();
-    while t.elapsed() < limit {
-        if f() {
-            return t.elapsed();
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    for l in &fab.leaves {
-        println!(
-            "---- {} ({})\n{}\n---- evpnctl show bgp routes evpn\n{}",
-            l.name,
-            l.vtep,
-            vrf_state(&l.ns),
-            l.evpnd()
-                .and_then(|e| e.ctl(&["show", "bgp", "routes", "--afi", "evpn"]))
-                .map(|v| v.to_string())
-                .unwrap_or_else(|e| e.to_string()),
-        );
-    }
-    panic!("{what}: not within {limit:?}");
-}
-
-fn vrf_state(ns: &Netns) -> String {
-    sh(
-        ns,
-        "ip rule show; ip route show table 5000; ip neigh show dev br5000; \
-         bridge fdb show dev vxlan5000; ip -br link show; ip neigh show",
-    )
+/// timeout fail with what every leaf's daemon and kernel hold.
+fn until(fab: &Fabric, what: &str, limit: Duration, f: impl FnMut() -> bool) -> Duration {
+    fab.until(what, limit, Duration::from_millis(5), f)
+        .unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 fn link_mac(ns: &Netns, dev: &str) -> String {

@@ -14,7 +14,7 @@
 )]
 
 use std::process::Child;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use integration::fabric::{Fabric, Host, VniSpec, GATEWAY_MAC};
 use integration::{skip_unless, Netns};
@@ -32,31 +32,10 @@ fn neigh_of(leaf: &Netns, ip: &str) -> Option<(String, bool)> {
 }
 
 /// Poll (1 ms apart, bounded) until `f` holds; the time it took. On a
-/// timeout, print what each leaf's daemon and kernel hold, then fail.
-fn until(fab: &Fabric, what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
-    let t = Instant::now();
-    while t.elapsed() < limit {
-        if f() {
-            return t.elapsed();
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    for l in &fab.leaves {
-        println!(
-            "---- {} ({}): evpnctl show evpn mac\n{}\n---- kernel\n{}",
-            l.name,
-            l.vtep,
-            l.evpnd()
-                .and_then(|e| e.ctl(&["show", "evpn", "mac"]))
-                .map(|v| v.to_string())
-                .unwrap_or_else(|e| e.to_string()),
-            sh(
-                &l.ns,
-                "bridge fdb show br br100 | grep -v permanent; bridge fdb show dev vxlan100; ip neigh show dev br100"
-            )
-        );
-    }
-    panic!("{what}: not within {limit:?}");
+/// timeout fail with what every leaf's daemon and kernel hold.
+fn until(fab: &Fabric, what: &str, limit: Duration, f: impl FnMut() -> bool) -> Duration {
+    fab.until(what, limit, Duration::from_millis(1), f)
+        .unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 fn pinger(h: &Host, dst: &str, count: u32) -> Child {

@@ -17,45 +17,14 @@ use super::{VniSpec, FABRIC_AS, GATEWAY_MAC};
 use crate::netns::Netns;
 use crate::peers::Frr;
 use crate::process::TestDir;
-use crate::topo::frr_established;
+use crate::topo::{frr_established, frr_vni_devices};
 
 /// The per-VNI devices of an FRR leaf with VTEP `vtep`.
 fn devices(ns: &Netns, vtep: &str, v: &VniSpec) -> Result<()> {
-    let br = format!("br{}", v.vni);
-    let vx = format!("vxlan{}", v.vni);
-    let id = v.vni.to_string();
-    ns.ip(&["link", "add", &br, "type", "bridge"])?;
-    // The gateway MAC is the bridge's own (set before the address so the
-    // kernel's GARP on up carries it).
+    let (br, vx) = frr_vni_devices(ns, v.vni, vtep)?;
+    // The gateway MAC is the bridge's own (set before the address and before
+    // the bridge is up, so the kernel's GARP on up carries it).
     ns.ip(&["link", "set", &br, "address", GATEWAY_MAC])?;
-    ns.ip(&[
-        "link",
-        "add",
-        &vx,
-        "type",
-        "vxlan",
-        "id",
-        &id,
-        "local",
-        vtep,
-        "dstport",
-        "4789",
-        "nolearning",
-    ])?;
-    ns.ip(&["link", "set", &vx, "master", &br])?;
-    ns.exec(
-        "bridge",
-        &[
-            "link",
-            "set",
-            "dev",
-            &vx,
-            "learning",
-            "off",
-            "neigh_suppress",
-            "on",
-        ],
-    )?;
     ns.addr(&br, &v.gateway)?;
     for dev in [&br, &vx] {
         ns.ip(&["link", "set", dev, "up"])?;

@@ -450,6 +450,65 @@ impl Fabric {
         Ok(())
     }
 
+    /// What every leaf's daemon and kernel hold, for a failure message:
+    /// evpnd's MACs and EVPN routes, each VNI's bridge/VXLAN FDB and
+    /// neighbours, the VRF rules, tables and router-MAC entries.
+    pub fn dump(&self) -> String {
+        let mut out = String::new();
+        for l in &self.leaves {
+            let ctl = |args: &[&str]| {
+                l.evpnd()
+                    .and_then(|e| e.ctl(args))
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|e| format!("{e:#}"))
+            };
+            out.push_str(&format!(
+                "---- {} ({}): evpnctl show evpn mac\n{}\n---- evpnctl show bgp routes evpn\n{}\n",
+                l.name,
+                l.vtep,
+                ctl(&["show", "evpn", "mac"]),
+                ctl(&["show", "bgp", "routes", "--afi", "evpn"]),
+            ));
+            let mut cmd = String::new();
+            for v in &self.vnis {
+                let n = v.vni;
+                cmd.push_str(&format!(
+                    "bridge fdb show br br{n} | grep -v permanent; bridge fdb show dev vxlan{n}; ip neigh show dev br{n}; "
+                ));
+            }
+            for v in &self.vrfs {
+                let n = v.l3vni;
+                cmd.push_str(&format!(
+                    "ip route show table {n}; ip neigh show dev br{n}; bridge fdb show dev vxlan{n}; "
+                ));
+            }
+            if !self.vrfs.is_empty() {
+                cmd.push_str("ip rule show; ");
+            }
+            out.push_str(&format!("---- kernel\n{}\n", sh(&l.ns, &cmd)));
+        }
+        out
+    }
+
+    /// Poll every `step` until `f` holds (bounded by `limit`); the time it
+    /// took. On a timeout the error carries [`Fabric::dump`].
+    pub fn until(
+        &self,
+        what: &str,
+        limit: Duration,
+        step: Duration,
+        mut f: impl FnMut() -> bool,
+    ) -> Result<Duration> {
+        let t = Instant::now();
+        while t.elapsed() < limit {
+            if f() {
+                return Ok(t.elapsed());
+            }
+            std::thread::sleep(step);
+        }
+        bail!("{what}: not within {limit:?}\n{}", self.dump())
+    }
+
     /// A host on leaf `at` (index) in `vni`.
     pub fn host(&self, at: usize, vni: u32, port: &str, mac: &str, cidr: &str) -> Result<Host> {
         let leaf = self

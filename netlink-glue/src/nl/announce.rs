@@ -29,9 +29,11 @@ pub fn garp_frame(mac: Mac, ip: Ipv4Addr) -> Vec<u8> {
     f
 }
 
-fn icmpv6_checksum(src: &Ipv6Addr, dst: &Ipv6Addr, body: &[u8]) -> u16 {
+/// The Internet checksum (RFC 1071) over `parts` taken as one byte string
+/// (every part but the last must have an even length).
+pub fn inet_checksum(parts: &[&[u8]]) -> u16 {
     let mut sum: u32 = 0;
-    let mut add = |b: &[u8]| {
+    for b in parts {
         for c in b.chunks(2) {
             let w = if c.len() == 2 {
                 u16::from_be_bytes([c[0], c[1]])
@@ -40,16 +42,16 @@ fn icmpv6_checksum(src: &Ipv6Addr, dst: &Ipv6Addr, body: &[u8]) -> u16 {
             };
             sum += u32::from(w);
         }
-    };
-    add(&src.octets());
-    add(&dst.octets());
-    add(&(body.len() as u32).to_be_bytes());
-    add(&[0, 0, 0, 58]);
-    add(body);
+    }
     while sum >> 16 != 0 {
         sum = (sum & 0xffff) + (sum >> 16);
     }
     !(sum as u16)
+}
+
+fn icmpv6_checksum(src: &Ipv6Addr, dst: &Ipv6Addr, body: &[u8]) -> u16 {
+    let len = (body.len() as u32).to_be_bytes();
+    inet_checksum(&[&src.octets(), &dst.octets(), &len, &[0, 0, 0, 58], body])
 }
 
 /// An unsolicited NA for `ip` (Router and Override flags set: the gateway
