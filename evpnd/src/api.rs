@@ -58,6 +58,13 @@ pub enum Request {
     },
     /// Where a host lives: a MAC or an IP.
     Trace { target: String },
+    /// Reset a BGP session: Cease / Administrative Reset, sent as a Hard
+    /// Reset (RFC 8538) unless `graceful`; the session then starts again.
+    ClearBgp {
+        peer: IpAddr,
+        #[serde(default)]
+        graceful: bool,
+    },
 }
 
 /// Address family names as operators write them.
@@ -249,6 +256,10 @@ pub struct PeerGr {
     /// Families the peer preserved forwarding for (F bit set).
     pub forwarding_preserved: Vec<ApiFamily>,
     pub families: Vec<ApiFamily>,
+    /// Both sides set the N bit (RFC 8538): NOTIFICATIONs other than Hard
+    /// Reset keep the routes stale.
+    #[serde(default)]
+    pub notification: bool,
 }
 
 /// The last NOTIFICATION sent or received, or why the session dropped.

@@ -12,6 +12,7 @@
 //! evpnctl show evpn vni
 //! evpnctl show evpn dad
 //! evpnctl clear dad [--vni N] [--mac MAC]
+//! evpnctl clear bgp PEER [--graceful]
 //! evpnctl trace MAC|IP
 //! evpnctl reload
 //! evpnctl decode --hex FILE|- | --pcap FILE [--local-as N] [--peer-as N] [--no-as4]
@@ -149,6 +150,16 @@ enum ShowEvpn {
 
 #[derive(Debug, Subcommand)]
 enum Clear {
+    /// Reset a BGP session (Cease / Administrative Reset; a Hard Reset,
+    /// RFC 8538, unless --graceful).
+    Bgp {
+        /// The neighbor's address.
+        peer: IpAddr,
+        /// Plain Administrative Reset: with the N bit negotiated both
+        /// sides keep the routes stale until End-of-RIB.
+        #[arg(long)]
+        graceful: bool,
+    },
     /// Unfreeze duplicate MACs (all, or one VNI / one MAC).
     Dad {
         #[arg(long)]
@@ -433,6 +444,10 @@ fn request_for(cmd: &Command) -> Option<Request> {
         },
         Command::Show(Show::Evpn(ShowEvpn::Vni)) => Request::ShowEvpnVni,
         Command::Show(Show::Evpn(ShowEvpn::Dad)) => Request::ShowEvpnDad,
+        Command::Clear(Clear::Bgp { peer, graceful }) => Request::ClearBgp {
+            peer: *peer,
+            graceful: *graceful,
+        },
         Command::Clear(Clear::Dad { vni, mac }) => Request::ClearDad {
             vni: *vni,
             mac: mac.clone(),
@@ -1139,6 +1154,11 @@ mod tests {
         assert_eq!(
             req(&["evpnctl", "show", "evpn", "dad"])["command"],
             "show-evpn-dad"
+        );
+        let v = req(&["evpnctl", "clear", "bgp", "10.0.0.2", "--graceful"]);
+        assert_eq!(
+            v,
+            serde_json::json!({"command": "clear-bgp", "peer": "10.0.0.2", "graceful": true})
         );
         let v = req(&["evpnctl", "clear", "dad", "--mac", "52:54:00:00:00:05"]);
         assert_eq!(v["command"], "clear-dad");

@@ -67,6 +67,16 @@ impl Core {
                 }
                 to_json(&Neighbors { neighbors })
             }
+            Request::ClearBgp { peer, graceful } => {
+                let Some(&pid) = self.by_addr.get(&peer) else {
+                    return error("no such neighbor");
+                };
+                if self.clear_peer(now, pid, graceful) {
+                    serde_json::json!({"ok": true})
+                } else {
+                    error("no such neighbor")
+                }
+            }
             Request::ShowBgpRoutes(q) => match self.routes(&q) {
                 Ok(r) => to_json(&r),
                 Err(e) => error(e),
@@ -231,6 +241,7 @@ impl Core {
                 restarting: g.restarting,
                 forwarding_preserved: g.forwarding.iter().map(api_family).collect(),
                 families: g.families.iter().map(api_family).collect(),
+                notification: g.notification,
             }),
         });
         let gr_state = if !p.gr.stale.is_empty() {

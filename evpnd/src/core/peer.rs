@@ -83,6 +83,9 @@ pub struct PeerGr {
     pub restarting: bool,
     pub families: FamilySet,
     pub forwarding: FamilySet,
+    /// Both sides set the N bit (RFC 8538 §2): NOTIFICATIONs other than
+    /// Hard Reset, and hold-timer expiry, keep the routes stale too.
+    pub notification: bool,
 }
 
 /// What the two OPENs agreed on.

@@ -22,7 +22,6 @@ use tracing::{debug, info, warn};
 use super::io::PeerId;
 use super::peer::{fam_idx, IdleReason, PeerState};
 use super::rib::{AttrSet, BestChange, NlriExtra, RouteId, RouteKey, Source};
-use super::session::Down;
 use super::timer::TimerKey;
 use super::Core;
 
@@ -261,22 +260,12 @@ impl Core {
         data.extend_from_slice(&mp.limit.to_be_bytes());
         let n = Notification::new(code::CEASE, code::cease::MAX_PREFIX, data);
         let reason = format!("{f}: {} routes, limit {}", p.received[fam_idx(f)], mp.limit);
-        let Some(conn) = p.state.conn_id() else {
+        if p.state.conn_id().is_none() {
             return false;
-        };
-        warn!(peer = pid.0, %reason, "max-prefix exceeded");
-        if let Some(p) = self.peers.get_mut(&pid) {
-            p.last_error = Some(super::peer::LastError {
-                sent: Some(true),
-                code: n.code,
-                subcode: n.subcode,
-                data: n.data.clone(),
-                reason: reason.clone(),
-            });
         }
-        self.send(pid, conn, n.encode(), 1);
-        self.out.push_back(super::io::Output::Close { conn });
-        self.session_down(now, pid, Down::Notification, Some(IdleReason::MaxPrefix));
+        warn!(peer = pid.0, %reason, "max-prefix exceeded");
+        // RFC 8538 §5.1: a Hard Reset when the N bit was negotiated.
+        self.end_session(now, pid, n, true, &reason, Some(IdleReason::MaxPrefix));
         if let Some(secs) = mp.restart {
             self.timers.set(
                 TimerKey::MaxPrefixRestart(pid),

@@ -5,6 +5,7 @@
 
 mod evpn_scenarios;
 mod fsm;
+mod gr_notification;
 mod proptest_fsm;
 mod rib_scenarios;
 

@@ -308,7 +308,8 @@ fn max_prefix_sends_cease_1_with_afi_safi_limit_and_restarts_after_the_timer() {
     net.advance(Duration::from_secs(1));
     assert_eq!(
         net.notifications_from(1),
-        vec![(6, 1, vec![0, 25, 70, 0, 0, 0, 2])]
+        // RFC 8538 §5.1: a Hard Reset carrying Cease/1 (the N bit is on).
+        vec![(6, 9, vec![6, 1, 0, 25, 70, 0, 0, 0, 2])]
     );
     assert_eq!(net.state(1, "10.0.0.1"), "idle");
     assert_eq!(net.routes(1, "evpn").len(), 0);
