@@ -637,18 +637,24 @@ impl Core {
         let Some(p) = self.peers.get(&pid) else {
             return;
         };
+        // Our forwarding state for this peer's routes survives a session
+        // that ends while we run (a lost connection, or RFC 8538 NOTIFICATION
+        // under GR): the F bit is set from the second session on, and after
+        // a restart that kept the kernel state.
+        let forwarding = self.options.forwarding_preserved || p.established_transitions > 0;
         let open = Open::new(
             p.cfg.local_as,
             p.cfg.hold_time,
             self.router_id,
-            self.capabilities(&p.cfg),
+            self.capabilities(&p.cfg, forwarding),
         );
         self.conns.insert(conn, pid);
         self.send(pid, conn, open.encode(), 1);
     }
 
     /// The capabilities we announce to a peer (RFC 5492).
-    fn capabilities(&self, cfg: &PeerConfig) -> Vec<Capability> {
+    /// `forwarding`: the F bit of every family in the GR capability.
+    fn capabilities(&self, cfg: &PeerConfig, forwarding: bool) -> Vec<Capability> {
         let mut caps: Vec<Capability> =
             cfg.families.iter().map(Capability::multiprotocol).collect();
         caps.push(Capability::RouteRefresh);
@@ -670,7 +676,7 @@ impl Core {
                 families: cfg
                     .families
                     .iter()
-                    .map(|f| (f.afi(), f.safi(), self.options.forwarding_preserved))
+                    .map(|f| (f.afi(), f.safi(), forwarding))
                     .collect(),
             });
         }
@@ -682,7 +688,8 @@ impl Core {
             cfg.local_as,
             cfg.hold_time,
             self.router_id,
-            self.capabilities(cfg),
+            // Only the negotiated context is taken from our side here.
+            self.capabilities(cfg, false),
         );
         let cx = DecodeCxt::negotiated(&ours, open, ibgp);
         let hold = cfg.hold_time.min(open.hold_time);

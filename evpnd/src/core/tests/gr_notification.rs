@@ -59,6 +59,11 @@ fn n_bit_is_advertised_and_negotiated_only_when_both_sides_set_it() {
     let mut net = pair_with_routes("", "", "");
     let n = neighbor(&mut net, 0);
     assert_eq!(n["negotiated"]["graceful_restart"]["notification"], true);
+    // First session of this process, not restarting: no F bit.
+    assert_eq!(
+        n["negotiated"]["graceful_restart"]["forwarding_preserved"],
+        json!([])
+    );
     let mut net = pair_with_routes("", "", NO_N_BIT);
     for i in 0..2 {
         let n = neighbor(&mut net, i);
@@ -103,6 +108,11 @@ fn soft_notification_with_n_bit_keeps_routes_stale_on_both_sides_until_end_of_ri
     assert_eq!(stale_flags(&mut net, 1), vec![false; 2]);
     assert_eq!(stale_flags(&mut net, 0), vec![false]);
     assert_eq!(neighbor(&mut net, 1)["graceful_restart_state"], "none");
+    // Node 0's forwarding state survived the reset: F bit set this time.
+    assert_eq!(
+        neighbor(&mut net, 1)["negotiated"]["graceful_restart"]["forwarding_preserved"],
+        json!(["ipv4", "ipv6", "evpn"])
+    );
 }
 
 #[test]
