@@ -60,11 +60,24 @@ pub enum Request {
     Trace { target: String },
     /// Reset a BGP session: Cease / Administrative Reset, sent as a Hard
     /// Reset (RFC 8538) unless `graceful`; the session then starts again.
+    /// With `soft` the session stays: `in` asks the peer for its routes
+    /// (ROUTE-REFRESH, RFC 2918), `out` sends ours again (framed by BoRR /
+    /// EoRR when enhanced route refresh is negotiated, RFC 7313).
     ClearBgp {
         peer: IpAddr,
         #[serde(default)]
         graceful: bool,
+        #[serde(default)]
+        soft: Option<SoftClear>,
     },
+}
+
+/// Direction of a soft clear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SoftClear {
+    In,
+    Out,
 }
 
 /// Address family names as operators write them.
@@ -229,6 +242,11 @@ pub struct NeighborDetail {
     pub messages_out: u64,
     pub updates_in: u64,
     pub updates_out: u64,
+    /// ROUTE-REFRESH messages (requests, BoRR, EoRR) received / sent.
+    #[serde(default)]
+    pub route_refresh_in: u64,
+    #[serde(default)]
+    pub route_refresh_out: u64,
     pub established_transitions: u64,
     pub connect_failures: u32,
 }

@@ -12,7 +12,7 @@
 //! evpnctl show evpn vni
 //! evpnctl show evpn dad
 //! evpnctl clear dad [--vni N] [--mac MAC]
-//! evpnctl clear bgp PEER [--graceful]
+//! evpnctl clear bgp PEER [--graceful | --soft in|out]
 //! evpnctl trace MAC|IP
 //! evpnctl reload
 //! evpnctl decode --hex FILE|- | --pcap FILE [--local-as N] [--peer-as N] [--no-as4]
@@ -157,8 +157,12 @@ enum Clear {
         peer: IpAddr,
         /// Plain Administrative Reset: with the N bit negotiated both
         /// sides keep the routes stale until End-of-RIB.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "soft")]
         graceful: bool,
+        /// Keep the session: `in` sends a ROUTE-REFRESH request, `out`
+        /// sends our routes again (BoRR/EoRR framed, RFC 7313).
+        #[arg(long, value_enum)]
+        soft: Option<Soft>,
     },
     /// Unfreeze duplicate MACs (all, or one VNI / one MAC).
     Dad {
@@ -167,6 +171,12 @@ enum Clear {
         #[arg(long)]
         mac: Option<String>,
     },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Soft {
+    In,
+    Out,
 }
 
 #[derive(Debug, Subcommand)]
@@ -444,9 +454,17 @@ fn request_for(cmd: &Command) -> Option<Request> {
         },
         Command::Show(Show::Evpn(ShowEvpn::Vni)) => Request::ShowEvpnVni,
         Command::Show(Show::Evpn(ShowEvpn::Dad)) => Request::ShowEvpnDad,
-        Command::Clear(Clear::Bgp { peer, graceful }) => Request::ClearBgp {
+        Command::Clear(Clear::Bgp {
+            peer,
+            graceful,
+            soft,
+        }) => Request::ClearBgp {
             peer: *peer,
             graceful: *graceful,
+            soft: soft.map(|s| match s {
+                Soft::In => evpnd::api::SoftClear::In,
+                Soft::Out => evpnd::api::SoftClear::Out,
+            }),
         },
         Command::Clear(Clear::Dad { vni, mac }) => Request::ClearDad {
             vni: *vni,

@@ -67,14 +67,25 @@ impl Core {
                 }
                 to_json(&Neighbors { neighbors })
             }
-            Request::ClearBgp { peer, graceful } => {
+            Request::ClearBgp {
+                peer,
+                graceful,
+                soft,
+            } => {
                 let Some(&pid) = self.by_addr.get(&peer) else {
                     return error("no such neighbor");
                 };
-                if self.clear_peer(now, pid, graceful) {
-                    serde_json::json!({"ok": true})
-                } else {
-                    error("no such neighbor")
+                let done = match soft {
+                    None => self
+                        .clear_peer(now, pid, graceful)
+                        .then_some(())
+                        .ok_or("no such neighbor"),
+                    Some(crate::api::SoftClear::In) => self.refresh_in(pid),
+                    Some(crate::api::SoftClear::Out) => self.refresh_out(pid),
+                };
+                match done {
+                    Ok(()) => serde_json::json!({"ok": true}),
+                    Err(e) => error(e),
                 }
             }
             Request::ShowBgpRoutes(q) => match self.routes(&q) {
@@ -284,6 +295,8 @@ impl Core {
             messages_out: p.messages_out,
             updates_in: p.updates_in,
             updates_out: p.updates_out,
+            route_refresh_in: p.route_refresh_in,
+            route_refresh_out: p.route_refresh_out,
             established_transitions: p.established_transitions,
             connect_failures: p.connect_failures,
         }

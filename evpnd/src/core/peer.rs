@@ -253,6 +253,9 @@ pub struct Peer {
     pub messages_out: u64,
     pub updates_in: u64,
     pub updates_out: u64,
+    /// ROUTE-REFRESH messages of any subtype.
+    pub route_refresh_in: u64,
+    pub route_refresh_out: u64,
     /// The BGP identifier learnt from the last OPEN (kept while GR-stale).
     pub remote_id: Ipv4Addr,
 }
@@ -285,6 +288,8 @@ impl Peer {
             messages_out: 0,
             updates_in: 0,
             updates_out: 0,
+            route_refresh_in: 0,
+            route_refresh_out: 0,
             remote_id: Ipv4Addr::UNSPECIFIED,
         }
     }

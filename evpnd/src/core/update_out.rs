@@ -237,6 +237,7 @@ impl Core {
                 msgs.push(Update::end_of_rib_marker(f).encode(&cx));
             }
             p.eor_to_send = FamilySet::EMPTY;
+            p.route_refresh_out += p.eorr_to_send.iter().count() as u64;
             for f in p.eorr_to_send.iter() {
                 eorr.push(
                     RouteRefresh {
@@ -370,16 +371,80 @@ impl Core {
         }
     }
 
-    /// Route refresh: forget what was sent for the family and send it again.
-    pub(crate) fn resend_family(&mut self, pid: PeerId, f: Family) {
-        let Some(p) = self.peers.get_mut(&pid) else {
+    /// Send the family's routes to `pid` again (RFC 2918 request, or
+    /// `evpnctl clear bgp --soft out`): framed by BoRR now and EoRR after
+    /// the last UPDATE when enhanced route refresh was negotiated (RFC 7313
+    /// §4), so the peer drops what it does not get again.
+    pub(crate) fn send_family_again(&mut self, pid: PeerId, f: Family) {
+        let Some((conn, neg)) = self.peers.get(&pid).and_then(|p| p.established()) else {
             return;
         };
+        if neg.enhanced_route_refresh {
+            let conn = conn.id;
+            let borr = RouteRefresh {
+                afi: f.afi(),
+                safi: f.safi(),
+                subtype: RefreshSubtype::BoRR,
+            };
+            self.send(pid, conn, borr.encode(), 1);
+            if let Some(p) = self.peers.get_mut(&pid) {
+                p.route_refresh_out += 1;
+                p.eorr_to_send.insert(f);
+            }
+        }
+        self.resend_family(pid, f);
+    }
+
+    /// `evpnctl clear bgp PEER --soft in`: ask for the peer's routes of
+    /// every negotiated family (RFC 2918).
+    pub(crate) fn refresh_in(&mut self, pid: PeerId) -> Result<(), &'static str> {
+        let p = self.peers.get(&pid).ok_or("no such neighbor")?;
+        let (conn, neg) = p.established().ok_or("session not established")?;
+        if !neg.route_refresh && !neg.enhanced_route_refresh {
+            return Err("the peer does not support route refresh");
+        }
+        let (conn, families) = (conn.id, neg.families);
+        for f in families.iter() {
+            self.send(pid, conn, RouteRefresh::request(f).encode(), 1);
+            if let Some(p) = self.peers.get_mut(&pid) {
+                p.route_refresh_out += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// `evpnctl clear bgp PEER --soft out`: send every negotiated family
+    /// again.
+    pub(crate) fn refresh_out(&mut self, pid: PeerId) -> Result<(), &'static str> {
+        let p = self.peers.get(&pid).ok_or("no such neighbor")?;
+        let (_, neg) = p.established().ok_or("session not established")?;
+        for f in neg.families.iter() {
+            self.send_family_again(pid, f);
+        }
+        Ok(())
+    }
+
+    /// Route refresh: forget what was sent for the family and send it again.
+    pub(crate) fn resend_family(&mut self, pid: PeerId, f: Family) {
+        let Some(p) = self.peers.get(&pid) else {
+            return;
+        };
+        // A route still pending whose withdrawal is owed keeps its entry,
+        // so the withdrawal goes out (a plain refresh has no EoRR to clean
+        // up after it); every other advertised route is sent again.
         let ids: Vec<(RouteId, AttrId)> = p
             .adj_out
             .iter()
-            .filter(|(id, _)| self.rib.get(*id).is_some_and(|e| e.key.family() == f))
+            .filter(|(id, _)| {
+                self.rib.get(*id).is_some_and(|e| {
+                    e.key.family() == f
+                        && !(p.pending.contains(*id) && self.export(pid, e).is_none())
+                })
+            })
             .collect();
+        let Some(p) = self.peers.get_mut(&pid) else {
+            return;
+        };
         for (id, _) in &ids {
             p.adj_out.remove(*id);
         }

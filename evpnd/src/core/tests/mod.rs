@@ -8,6 +8,7 @@ mod fsm;
 mod gr_notification;
 mod proptest_fsm;
 mod rib_scenarios;
+mod route_refresh;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
