@@ -1176,8 +1176,10 @@ mod tests {
         let v = req(&["evpnctl", "clear", "bgp", "10.0.0.2", "--graceful"]);
         assert_eq!(
             v,
-            serde_json::json!({"command": "clear-bgp", "peer": "10.0.0.2", "graceful": true})
+            serde_json::json!({"command": "clear-bgp", "peer": "10.0.0.2", "graceful": true, "soft": null})
         );
+        let v = req(&["evpnctl", "clear", "bgp", "10.0.0.2", "--soft", "in"]);
+        assert_eq!(v["soft"], "in");
         let v = req(&["evpnctl", "clear", "dad", "--mac", "52:54:00:00:00:05"]);
         assert_eq!(v["command"], "clear-dad");
         assert_eq!(v["mac"], "52:54:00:00:00:05");
