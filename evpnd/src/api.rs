@@ -249,6 +249,10 @@ pub struct NeighborDetail {
     pub route_refresh_out: u64,
     pub established_transitions: u64,
     pub connect_failures: u32,
+    /// The update group the session shares its Adj-RIB-Out and UPDATEs
+    /// with (peers of one export class), while established.
+    #[serde(default)]
+    pub update_group: Option<u32>,
 }
 
 /// What both sides agreed on in their OPENs.

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use evpn_proto::message::{DecodeCxt, FamilySet};
 use evpn_proto::Family;
 
-use super::idset::{IdMap, IdSet};
+use super::idset::IdSet;
 use super::io::{ConnId, PeerId, SocketOpts};
+use super::update_group::GroupId;
 use crate::config::{Config, MaxPrefix, Neighbor};
 
 /// Settings of one peer, resolved from its `[[neighbor]]` and the globals.
@@ -225,14 +226,14 @@ pub struct Peer {
     pub adj_in: IdSet,
     /// Paths received and kept, per family (for max-prefix and summaries).
     pub received: [u64; 3],
-    /// What we last advertised: route → interned outbound attributes.
-    pub adj_out: IdMap,
-    /// `adj_out` entries per family.
-    pub advertised: [u64; 3],
-    /// Routes whose advertisement to this peer must be re-evaluated.
-    /// Coalesced (one entry per route however often it changes), so it is
-    /// bounded by the table (one bit per route) while the peer reads slowly.
-    pub pending: IdSet,
+    /// The update group this established peer belongs to: it shares the
+    /// group's pending set and Adj-RIB-Out (see `update_group.rs`).
+    pub group: Option<GroupId>,
+    /// Routes of the group's Adj-RIB-Out this peer does not have (its own,
+    /// not yet sent, or to be sent again).
+    pub excluded: IdSet,
+    /// `excluded` per family.
+    pub excluded_count: [u64; 3],
     /// The shell reported this connection's write buffer full
     /// ([`super::io::Input::WriteBlocked`]): no UPDATEs are built for it.
     pub write_blocked: Option<ConnId>,
@@ -270,9 +271,9 @@ impl Peer {
             pending_connect: None,
             adj_in: IdSet::default(),
             received: [0; 3],
-            adj_out: IdMap::default(),
-            advertised: [0; 3],
-            pending: IdSet::default(),
+            group: None,
+            excluded: IdSet::default(),
+            excluded_count: [0; 3],
             write_blocked: None,
             eor_to_send: FamilySet::EMPTY,
             eorr_to_send: FamilySet::EMPTY,

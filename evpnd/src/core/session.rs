@@ -801,8 +801,9 @@ impl Core {
                 now + Duration::from_secs(u64::from(self.gr.stale_routes_time)),
             );
         }
-        // Initial sync: every best route is evaluated for the new peer.
-        self.requeue_all(pid);
+        // Initial sync: the peer joins its update group and every best
+        // route is evaluated for it.
+        self.join_group(pid);
     }
 
     /// Take the session down: timers, connection, routes, next state.
@@ -934,6 +935,7 @@ impl Core {
                     p.refreshing = FamilySet::EMPTY;
                 }
             }
+            TimerKey::WriteStall(pid) => self.on_write_stall(pid),
             TimerKey::SelectionDeferral => self.end_deferral(),
             TimerKey::DadUnfreeze(vni, mac) => self.on_dad_timer(now, vni, mac),
         }

@@ -201,10 +201,8 @@ impl Core {
             return;
         }
         self.evpn_best_changed(&change);
-        for p in self.peers.values_mut() {
-            if p.state.is_established() {
-                p.pending.insert(change.id);
-            }
+        for g in self.groups.values_mut() {
+            g.pending.insert(change.id);
         }
     }
 
