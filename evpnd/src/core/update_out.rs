@@ -29,6 +29,7 @@ use evpn_proto::{EvpnRoute, Family, Ipv4Prefix, Ipv6Prefix};
 use tracing::warn;
 
 use super::hash::FastMap;
+use super::idset::IdSet;
 use super::io::PeerId;
 use super::peer::{fam_idx, Peer};
 use super::rib::{evpn_route, AttrId, AttrSet, RouteEntry, RouteId, RouteKey, Source, LOCAL};
@@ -176,6 +177,20 @@ impl Core {
         let Some(&rep) = members.first() else {
             return;
         };
+        // The members' excluded sets, taken out of the peer table for the
+        // chunk (a bit test per member per route, no map lookups).
+        let mut ex: Vec<(u32, IdSet, [u64; 3])> = members
+            .iter()
+            .map(|m| match self.peers.get_mut(m) {
+                Some(p) => (
+                    m.0,
+                    std::mem::take(&mut p.excluded),
+                    std::mem::take(&mut p.excluded_count),
+                ),
+                None => (m.0, IdSet::default(), [0; 3]),
+            })
+            .collect();
+        let mut excl_new: Vec<u32> = Vec::new();
         let mut auds = Audiences::default();
         let mut announce: BTreeMap<(usize, AttrId, u32), Vec<RouteId>> = BTreeMap::new();
         let mut withdraw: BTreeMap<(usize, u32), Vec<RouteKey>> = BTreeMap::new();
@@ -231,19 +246,20 @@ impl Core {
                 }
             }
             let have = g.adj_out.get(id);
-            let had = |p: &Peer| have.is_some() && !p.excluded.contains(id);
+            let had = |x: &IdSet| have.is_some() && !x.contains(id);
             match want {
                 Some((w, aud)) => {
                     self.rib.attrs.add_ref(w);
-                    let excl_new = auds.left_out(aud).to_vec();
+                    excl_new.clear();
+                    excl_new.extend_from_slice(auds.left_out(aud));
                     if have != Some(w) {
                         announce.entry((fam, w, aud)).or_default().push(id);
                         // Members newly left out that had it: withdraw.
                         scratch.clear();
                         scratch.extend(
-                            excl_new
-                                .iter()
-                                .filter(|m| self.peers.get(&PeerId(**m)).is_some_and(had)),
+                            ex.iter()
+                                .filter(|(m, x, _)| excl_new.contains(m) && had(x))
+                                .map(|(m, _, _)| *m),
                         );
                         g.adj_out.insert(id, w);
                         match have {
@@ -260,12 +276,10 @@ impl Core {
                         // out lose it.
                         scratch.clear();
                         let mut gets: Vec<u32> = Vec::new();
-                        for m in &members {
-                            let Some(p) = self.peers.get(m) else { continue };
-                            let out = excl_new.contains(&m.0);
-                            match (had(p), out) {
-                                (false, false) => gets.push(m.0),
-                                (true, true) => scratch.push(m.0),
+                        for (m, x, _) in &ex {
+                            match (had(x), excl_new.contains(m)) {
+                                (false, false) => gets.push(*m),
+                                (true, true) => scratch.push(*m),
                                 _ => {}
                             }
                         }
@@ -279,29 +293,23 @@ impl Core {
                         withdraw.entry((fam, a)).or_default().push(key);
                     }
                     // The members' excluded sets follow the new audience.
-                    for m in &members {
-                        let Some(p) = self.peers.get_mut(m) else {
-                            continue;
-                        };
-                        if excl_new.contains(&m.0) {
-                            if p.excluded.insert(id) {
-                                p.excluded_count[fam] += 1;
+                    for (m, x, n) in &mut ex {
+                        if excl_new.contains(m) {
+                            if x.insert(id) {
+                                n[fam] += 1;
                             }
-                        } else if p.excluded.remove(id) {
-                            p.excluded_count[fam] = p.excluded_count[fam].saturating_sub(1);
+                        } else if !x.is_empty() && x.remove(id) {
+                            n[fam] = n[fam].saturating_sub(1);
                         }
                     }
                 }
                 None => {
                     let Some(h) = have else { continue };
                     scratch.clear();
-                    for m in &members {
-                        let Some(p) = self.peers.get_mut(m) else {
-                            continue;
-                        };
-                        if p.excluded.remove(id) {
-                            p.excluded_count[fam] = p.excluded_count[fam].saturating_sub(1);
-                            scratch.push(m.0);
+                    for (m, x, n) in &mut ex {
+                        if x.remove(id) {
+                            n[fam] = n[fam].saturating_sub(1);
+                            scratch.push(*m);
                         }
                     }
                     let a = auds.intern(true, &scratch);
@@ -311,6 +319,12 @@ impl Core {
                     self.rib.attrs.release(h);
                     dropped.push(id);
                 }
+            }
+        }
+        for (m, x, n) in ex {
+            if let Some(p) = self.peers.get_mut(&PeerId(m)) {
+                p.excluded = x;
+                p.excluded_count = n;
             }
         }
         // Every set announced below is held by the Adj-RIB-Out now.
