@@ -935,7 +935,7 @@ impl Core {
                     p.refreshing = FamilySet::EMPTY;
                 }
             }
-            TimerKey::WriteStall(pid) => self.on_write_stall(pid),
+            TimerKey::WriteStall(pid) => self.on_write_stall(now, pid),
             TimerKey::SelectionDeferral => self.end_deferral(),
             TimerKey::DadUnfreeze(vni, mac) => self.on_dad_timer(now, vni, mac),
         }

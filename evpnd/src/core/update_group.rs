@@ -233,14 +233,8 @@ impl Core {
         };
         if blocked {
             p.write_blocked = Some(conn);
-            let shared = p
-                .group
-                .and_then(|g| self.groups.get(&g))
-                .is_some_and(|g| g.members.len() > 1);
-            if shared {
-                self.timers
-                    .set(TimerKey::WriteStall(pid), now + SPLIT_AFTER);
-            }
+            // Armed even when alone in its group: a newcomer may join it.
+            self.timers.set(TimerKey::WriteStall(pid), now + SPLIT_AFTER);
         } else if p.write_blocked == Some(conn) {
             p.write_blocked = None;
             self.timers.cancel(TimerKey::WriteStall(pid));
@@ -248,19 +242,28 @@ impl Core {
     }
 
     /// [`TimerKey::WriteStall`]: still blocked, and the group has work the
-    /// others could take: split.
-    pub(crate) fn on_write_stall(&mut self, pid: PeerId) {
+    /// others could take: split. Still blocked but nothing held up: look
+    /// again later (work may come, or a member may join).
+    pub(crate) fn on_write_stall(&mut self, now: Instant, pid: PeerId) {
         let Some(p) = self.peers.get(&pid) else {
             return;
         };
         if p.write_blocked.is_none() || p.write_blocked != p.state.conn_id() {
             return;
         }
-        let busy = p
-            .group
-            .and_then(|g| self.groups.get(&g))
-            .is_some_and(|g| g.members.len() > 1 && !g.pending.is_empty());
-        if busy {
+        let busy = p.group.and_then(|g| self.groups.get(&g)).is_some_and(|g| {
+            g.members.len() > 1
+                && (!g.pending.is_empty()
+                    || g.members.iter().filter_map(|m| self.peers.get(m)).any(|m| {
+                        m.id != pid && !(m.eor_to_send.is_empty() && m.eorr_to_send.is_empty())
+                    }))
+        });
+        if !busy {
+            self.timers
+                .set(TimerKey::WriteStall(pid), now + SPLIT_AFTER);
+            return;
+        }
+        {
             tracing::info!(
                 peer = pid.0,
                 "write-blocked: leaving its update group so the others go on"

@@ -257,3 +257,26 @@ fn route_refresh_from_one_member_resends_to_it_alone() {
     assert_eq!(net.routes(3, "evpn").len(), 10);
     assert!(net.routes(3, "evpn").iter().all(|r| r["stale"] == false));
 }
+
+#[test]
+fn a_member_blocked_while_idle_is_split_once_work_arrives() {
+    let mut net = rr_with_clients(3);
+    let to4 = net.conn(RR, 3).unwrap();
+    let now = net.now;
+    net.nodes[RR]
+        .core
+        .handle(now, Input::WriteBlocked { conn: to4 });
+    // Nothing to send: nobody is held up, no split.
+    net.advance(Duration::from_secs(5));
+    assert_eq!(
+        rr_neighbor(&mut net, "10.0.0.4")["update_group"],
+        rr_neighbor(&mut net, "10.0.0.3")["update_group"]
+    );
+    // Work arrives: the others wait at most SPLIT_AFTER (plus the check's
+    // own period), then go on without the blocked member.
+    originate(&mut net, 1, "10.0.0.2:100", 5);
+    assert_eq!(net.routes(2, "evpn").len(), 0);
+    net.advance(2 * crate::core::update_group::SPLIT_AFTER);
+    assert_eq!(net.routes(2, "evpn").len(), 5);
+    assert_eq!(net.routes(3, "evpn").len(), 0);
+}
