@@ -253,15 +253,15 @@ fn evpnd_restart_frr_keeps_its_routes_as_gr_helper() {
 /// FRR peer for the RFC 8538 tests: GR on (N bit is FRR 8.4's default),
 /// passive towards evpnd so a reset session stays down until evpnd
 /// reconnects (connect_retry 5 s): long enough to look at the stale state.
-fn rfc8538_pair(label: &str) -> (Pair, Frr, Evpnd) {
-    let p = Pair::new(label).unwrap();
+fn rfc8538_pair(label: &str) -> anyhow::Result<(Pair, Frr, Evpnd)> {
+    let p = Pair::new(label)?;
     let (ev, fr) = (&p.a_addr, &p.b_addr);
     let gr = format!(
         " bgp graceful-restart\n bgp graceful-restart preserve-fw-state\n neighbor {} passive",
         ev.v4
     );
     let conf = frr_with_networks(65002, fr, ev, 65001, &["192.0.2.0/26"], &gr);
-    let frr = Frr::start(&p.b, &p.dir, &conf).unwrap();
+    let frr = Frr::start(&p.b, &p.dir, &conf)?;
     let e = Evpnd::start(
         &p.a,
         &p.dir,
@@ -273,12 +273,10 @@ fn rfc8538_pair(label: &str) -> (Pair, Frr, Evpnd) {
             &evpnd_neighbor(&fr.v4, 65002, &["ipv4"], "")
                 .replace("connect_retry = 1", "connect_retry = 5"),
         ),
-    )
-    .unwrap();
-    evpnd_established(&e, &fr.v4).unwrap();
-    e.ctl(&["route", "add", "ipv4", "--prefix", "198.51.100.0/24"])
-        .unwrap();
-    (p, frr, e)
+    )?;
+    evpnd_established(&e, &fr.v4)?;
+    e.ctl(&["route", "add", "ipv4", "--prefix", "198.51.100.0/24"])?;
+    Ok((p, frr, e))
 }
 
 /// Whether evpnd has FRR's 192.0.2.0/26, and if so whether it is stale.
@@ -302,12 +300,11 @@ fn frr_evpnd_route(frr: &Frr) -> anyhow::Result<Option<bool>> {
 
 /// Poll until both sides' view of the other's route is `want` (None =
 /// absent, Some(stale)).
-fn both_routes(e: &Evpnd, frr: &Frr, what: &str, want: Option<bool>) {
+fn both_routes(e: &Evpnd, frr: &Frr, what: &str, want: Option<bool>) -> anyhow::Result<()> {
     poll_until(what, CONVERGE, Duration::from_millis(100), || {
         let (a, b) = (evpnd_frr_route(e)?, frr_evpnd_route(frr)?);
         Ok((a == want && b == want).then_some(()))
     })
-    .unwrap();
 }
 
 /// RFC 8538 with FRR 8.4 (N bit on by default): evpnd's graceful reset
@@ -319,7 +316,7 @@ fn rfc8538_evpnd_graceful_reset_keeps_routes_stale_and_hard_reset_flushes() {
     if skip_unless(true, &["/usr/lib/frr/bgpd", "vtysh"]) {
         return;
     }
-    let (p, frr, e) = rfc8538_pair("n-bit-ev");
+    let (p, frr, e) = rfc8538_pair("n-bit-ev").unwrap();
     let (ev, fr) = (&p.a_addr.v4, &p.b_addr.v4);
     poll_json(
         "FRR received the N bit",
@@ -337,22 +334,22 @@ fn rfc8538_evpnd_graceful_reset_keeps_routes_stale_and_hard_reset_flushes() {
         &json!({"neighbors": [{"negotiated": {"graceful_restart": {"notification": true}}}]}),
     )
     .unwrap();
-    both_routes(&e, &frr, "both routes fresh", Some(false));
+    both_routes(&e, &frr, "both routes fresh", Some(false)).unwrap();
 
     e.ctl(&["clear", "bgp", fr, "--graceful"]).unwrap();
-    both_routes(&e, &frr, "both sides keep the routes stale", Some(true));
+    both_routes(&e, &frr, "both sides keep the routes stale", Some(true)).unwrap();
     evpnd_established(&e, fr).unwrap();
-    both_routes(&e, &frr, "fresh again after End-of-RIB", Some(false));
+    both_routes(&e, &frr, "fresh again after End-of-RIB", Some(false)).unwrap();
 
     e.ctl(&["clear", "bgp", fr]).unwrap();
-    both_routes(&e, &frr, "a Hard Reset flushes both sides", None);
+    both_routes(&e, &frr, "a Hard Reset flushes both sides", None).unwrap();
     assert!(
         frr.bgpd_log().contains("Hard Reset"),
         "FRR logged no Hard Reset:\n{}",
         frr.bgpd_log()
     );
     evpnd_established(&e, fr).unwrap();
-    both_routes(&e, &frr, "back after the Hard Reset", Some(false));
+    both_routes(&e, &frr, "back after the Hard Reset", Some(false)).unwrap();
 }
 
 /// RFC 8538 the other way: FRR's `clear bgp` is a Hard Reset by default
@@ -364,15 +361,15 @@ fn rfc8538_frr_hard_reset_flushes_and_graceful_cease_keeps_routes_stale_in_evpnd
     if skip_unless(true, &["/usr/lib/frr/bgpd", "vtysh"]) {
         return;
     }
-    let (p, frr, e) = rfc8538_pair("n-bit-frr");
+    let (p, frr, e) = rfc8538_pair("n-bit-frr").unwrap();
     let (ev, fr) = (&p.a_addr.v4, &p.b_addr.v4);
-    both_routes(&e, &frr, "both routes fresh", Some(false));
+    both_routes(&e, &frr, "both routes fresh", Some(false)).unwrap();
     let last_error = |e: &Evpnd| -> serde_json::Value {
         e.ctl(&["show", "bgp", "neighbors", fr]).unwrap()["neighbors"][0]["last_error"].clone()
     };
 
     frr.vtysh(&format!("clear bgp {ev}")).unwrap();
-    both_routes(&e, &frr, "FRR's Hard Reset flushes both sides", None);
+    both_routes(&e, &frr, "FRR's Hard Reset flushes both sides", None).unwrap();
     let err = last_error(&e);
     assert_eq!(
         (&err["direction"], &err["code"], &err["subcode"]),
@@ -381,7 +378,7 @@ fn rfc8538_frr_hard_reset_flushes_and_graceful_cease_keeps_routes_stale_in_evpnd
     );
     assert_eq!(err["reason"], "hard reset: Administrative Reset", "{err}");
     evpnd_established(&e, fr).unwrap();
-    both_routes(&e, &frr, "back after the Hard Reset", Some(false));
+    both_routes(&e, &frr, "back after the Hard Reset", Some(false)).unwrap();
 
     frr.configure(&["router bgp 65002", "no bgp hard-administrative-reset"])
         .unwrap();
@@ -404,5 +401,5 @@ fn rfc8538_frr_hard_reset_flushes_and_graceful_cease_keeps_routes_stale_in_evpnd
         "{err}"
     );
     evpnd_established(&e, fr).unwrap();
-    both_routes(&e, &frr, "fresh again after End-of-RIB", Some(false));
+    both_routes(&e, &frr, "fresh again after End-of-RIB", Some(false)).unwrap();
 }

@@ -234,7 +234,8 @@ impl Core {
         if blocked {
             p.write_blocked = Some(conn);
             // Armed even when alone in its group: a newcomer may join it.
-            self.timers.set(TimerKey::WriteStall(pid), now + SPLIT_AFTER);
+            self.timers
+                .set(TimerKey::WriteStall(pid), now + SPLIT_AFTER);
         } else if p.write_blocked == Some(conn) {
             p.write_blocked = None;
             self.timers.cancel(TimerKey::WriteStall(pid));
