@@ -67,6 +67,8 @@ pub mod code {
         pub const COLLISION_RESOLUTION: u8 = 7;
         pub const OUT_OF_RESOURCES: u8 = 8;
         pub const HARD_RESET: u8 = 9;
+        /// RFC 9384.
+        pub const BFD_DOWN: u8 = 10;
     }
     /// Subcodes of [`ROUTE_REFRESH`] (RFC 7313 §5).
     pub mod route_refresh {

@@ -58,6 +58,26 @@ pub enum Request {
     },
     /// Where a host lives: a MAC or an IP.
     Trace { target: String },
+    /// Reset a BGP session: Cease / Administrative Reset, sent as a Hard
+    /// Reset (RFC 8538) unless `graceful`; the session then starts again.
+    /// With `soft` the session stays: `in` asks the peer for its routes
+    /// (ROUTE-REFRESH, RFC 2918), `out` sends ours again (framed by BoRR /
+    /// EoRR when enhanced route refresh is negotiated, RFC 7313).
+    ClearBgp {
+        peer: IpAddr,
+        #[serde(default)]
+        graceful: bool,
+        #[serde(default)]
+        soft: Option<SoftClear>,
+    },
+}
+
+/// Direction of a soft clear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SoftClear {
+    In,
+    Out,
 }
 
 /// Address family names as operators write them.
@@ -222,8 +242,17 @@ pub struct NeighborDetail {
     pub messages_out: u64,
     pub updates_in: u64,
     pub updates_out: u64,
+    /// ROUTE-REFRESH messages (requests, BoRR, EoRR) received / sent.
+    #[serde(default)]
+    pub route_refresh_in: u64,
+    #[serde(default)]
+    pub route_refresh_out: u64,
     pub established_transitions: u64,
     pub connect_failures: u32,
+    /// The update group the session shares its Adj-RIB-Out and UPDATEs
+    /// with (peers of one export class), while established.
+    #[serde(default)]
+    pub update_group: Option<u32>,
 }
 
 /// What both sides agreed on in their OPENs.
@@ -249,6 +278,10 @@ pub struct PeerGr {
     /// Families the peer preserved forwarding for (F bit set).
     pub forwarding_preserved: Vec<ApiFamily>,
     pub families: Vec<ApiFamily>,
+    /// Both sides set the N bit (RFC 8538): NOTIFICATIONs other than Hard
+    /// Reset keep the routes stale.
+    #[serde(default)]
+    pub notification: bool,
 }
 
 /// The last NOTIFICATION sent or received, or why the session dropped.

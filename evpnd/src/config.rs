@@ -255,6 +255,11 @@ pub struct GracefulRestartConfig {
     /// How long a restarting peer's routes stay stale at most (seconds).
     #[serde(default = "default_stale_time")]
     pub stale_routes_time: u32,
+    /// RFC 8538: advertise the N bit. When both sides set it, a
+    /// NOTIFICATION other than Hard Reset (and hold-timer expiry) keeps the
+    /// peer's routes stale like a lost connection.
+    #[serde(default = "yes")]
+    pub notification: bool,
 }
 
 impl Default for GracefulRestartConfig {
@@ -263,6 +268,7 @@ impl Default for GracefulRestartConfig {
             enabled: true,
             restart_time: default_restart_time(),
             stale_routes_time: default_stale_time(),
+            notification: true,
         }
     }
 }

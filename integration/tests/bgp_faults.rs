@@ -1,5 +1,6 @@
 //! Faults against FRR: max-prefix (RFC 4486 Cease/1), hold-timer expiry
-//! (RFC 4271 §10), and graceful restart (RFC 4724) in both roles.
+//! (RFC 4271 §10), graceful restart (RFC 4724) in both roles, and RFC 8538
+//! (N bit: graceful NOTIFICATION, Hard Reset) in both directions.
 
 use std::time::Duration;
 
@@ -58,13 +59,15 @@ fn max_prefix_exceeded_sends_cease_1_that_the_peer_sees() {
         ),
     )
     .unwrap();
-    // evpnd sent Cease / Maximum Number of Prefixes Reached …
+    // evpnd sent Cease / Maximum Number of Prefixes Reached, as a Hard
+    // Reset (RFC 8538 §5.1: FRR's default helper mode sets the N bit) …
     poll_json(
-        "evpnd sent Cease/1",
+        "evpnd sent Hard Reset carrying Cease/1",
         SESSION_UP,
         POLL,
         || e.ctl(&["show", "bgp", "neighbors", &fr.v4]),
-        &json!({"neighbors": [{"last_error": {"direction": "sent", "code": 6, "subcode": 1}}]}),
+        &json!({"neighbors": [{"last_error": {"direction": "sent", "code": 6, "subcode": 9,
+            "data": "060100010100000002"}}]}),
     )
     .unwrap();
     // … and FRR received it.
@@ -245,4 +248,158 @@ fn evpnd_restart_frr_keeps_its_routes_as_gr_helper() {
         &json!({"paths": [{"valid": true, "stale": null}]}),
     )
     .unwrap();
+}
+
+/// FRR peer for the RFC 8538 tests: GR on (N bit is FRR 8.4's default),
+/// passive towards evpnd so a reset session stays down until evpnd
+/// reconnects (connect_retry 5 s): long enough to look at the stale state.
+fn rfc8538_pair(label: &str) -> anyhow::Result<(Pair, Frr, Evpnd)> {
+    let p = Pair::new(label)?;
+    let (ev, fr) = (&p.a_addr, &p.b_addr);
+    let gr = format!(
+        " bgp graceful-restart\n bgp graceful-restart preserve-fw-state\n neighbor {} passive",
+        ev.v4
+    );
+    let conf = frr_with_networks(65002, fr, ev, 65001, &["192.0.2.0/26"], &gr);
+    let frr = Frr::start(&p.b, &p.dir, &conf)?;
+    let e = Evpnd::start(
+        &p.a,
+        &p.dir,
+        "evpnd",
+        &evpnd_config(
+            &ev.v4,
+            65001,
+            "",
+            &evpnd_neighbor(&fr.v4, 65002, &["ipv4"], "")
+                .replace("connect_retry = 1", "connect_retry = 5"),
+        ),
+    )?;
+    evpnd_established(&e, &fr.v4)?;
+    e.ctl(&["route", "add", "ipv4", "--prefix", "198.51.100.0/24"])?;
+    Ok((p, frr, e))
+}
+
+/// Whether evpnd has FRR's 192.0.2.0/26, and if so whether it is stale.
+fn evpnd_frr_route(e: &Evpnd) -> anyhow::Result<Option<bool>> {
+    let r = evpnd_routes(e, "ipv4")?;
+    Ok(r["routes"].as_array().and_then(|rs| {
+        rs.iter()
+            .find(|x| x["prefix"] == "192.0.2.0/26")
+            .map(|x| x["stale"] == true)
+    }))
+}
+
+/// Whether FRR has evpnd's 198.51.100.0/24, and if so whether it is stale.
+fn frr_evpnd_route(frr: &Frr) -> anyhow::Result<Option<bool>> {
+    let r = frr.vtysh_json("show bgp ipv4 unicast 198.51.100.0/24 json")?;
+    Ok(r["paths"]
+        .as_array()
+        .and_then(|ps| ps.first())
+        .map(|p| p["stale"] == true))
+}
+
+/// Poll until both sides' view of the other's route is `want` (None =
+/// absent, Some(stale)).
+fn both_routes(e: &Evpnd, frr: &Frr, what: &str, want: Option<bool>) -> anyhow::Result<()> {
+    poll_until(what, CONVERGE, Duration::from_millis(100), || {
+        let (a, b) = (evpnd_frr_route(e)?, frr_evpnd_route(frr)?);
+        Ok((a == want && b == want).then_some(()))
+    })
+}
+
+/// RFC 8538 with FRR 8.4 (N bit on by default): evpnd's graceful reset
+/// (plain Cease/4) leaves both sides' routes stale until the session is
+/// back; evpnd's Hard Reset (Cease/9 carrying Cease/4) flushes them on both
+/// sides at once.
+#[test]
+fn rfc8538_evpnd_graceful_reset_keeps_routes_stale_and_hard_reset_flushes() {
+    if skip_unless(true, &["/usr/lib/frr/bgpd", "vtysh"]) {
+        return;
+    }
+    let (p, frr, e) = rfc8538_pair("n-bit-ev").unwrap();
+    let (ev, fr) = (&p.a_addr.v4, &p.b_addr.v4);
+    poll_json(
+        "FRR received the N bit",
+        CONVERGE,
+        POLL,
+        || frr.vtysh_json(&format!("show bgp neighbors {ev} json")),
+        &json!({ev: {"gracefulRestartInfo": {"nBit": true}}}),
+    )
+    .unwrap();
+    poll_json(
+        "evpnd negotiated the N bit",
+        CONVERGE,
+        POLL,
+        || e.ctl(&["show", "bgp", "neighbors", fr]),
+        &json!({"neighbors": [{"negotiated": {"graceful_restart": {"notification": true}}}]}),
+    )
+    .unwrap();
+    both_routes(&e, &frr, "both routes fresh", Some(false)).unwrap();
+
+    e.ctl(&["clear", "bgp", fr, "--graceful"]).unwrap();
+    both_routes(&e, &frr, "both sides keep the routes stale", Some(true)).unwrap();
+    evpnd_established(&e, fr).unwrap();
+    both_routes(&e, &frr, "fresh again after End-of-RIB", Some(false)).unwrap();
+
+    e.ctl(&["clear", "bgp", fr]).unwrap();
+    both_routes(&e, &frr, "a Hard Reset flushes both sides", None).unwrap();
+    assert!(
+        frr.bgpd_log().contains("Hard Reset"),
+        "FRR logged no Hard Reset:\n{}",
+        frr.bgpd_log()
+    );
+    evpnd_established(&e, fr).unwrap();
+    both_routes(&e, &frr, "back after the Hard Reset", Some(false)).unwrap();
+}
+
+/// RFC 8538 the other way: FRR's `clear bgp` is a Hard Reset by default
+/// (`bgp hard-administrative-reset`): evpnd flushes FRR's routes at once;
+/// without it FRR sends a plain Cease/4 and evpnd keeps them stale until
+/// the session is back and FRR's End-of-RIB arrives.
+#[test]
+fn rfc8538_frr_hard_reset_flushes_and_graceful_cease_keeps_routes_stale_in_evpnd() {
+    if skip_unless(true, &["/usr/lib/frr/bgpd", "vtysh"]) {
+        return;
+    }
+    let (p, frr, e) = rfc8538_pair("n-bit-frr").unwrap();
+    let (ev, fr) = (&p.a_addr.v4, &p.b_addr.v4);
+    both_routes(&e, &frr, "both routes fresh", Some(false)).unwrap();
+    let last_error = |e: &Evpnd| -> serde_json::Value {
+        e.ctl(&["show", "bgp", "neighbors", fr]).unwrap()["neighbors"][0]["last_error"].clone()
+    };
+
+    frr.vtysh(&format!("clear bgp {ev}")).unwrap();
+    both_routes(&e, &frr, "FRR's Hard Reset flushes both sides", None).unwrap();
+    let err = last_error(&e);
+    assert_eq!(
+        (&err["direction"], &err["code"], &err["subcode"]),
+        (&json!("received"), &json!(6), &json!(9)),
+        "{err}"
+    );
+    assert_eq!(err["reason"], "hard reset: Administrative Reset", "{err}");
+    evpnd_established(&e, fr).unwrap();
+    both_routes(&e, &frr, "back after the Hard Reset", Some(false)).unwrap();
+
+    frr.configure(&["router bgp 65002", "no bgp hard-administrative-reset"])
+        .unwrap();
+    frr.vtysh(&format!("clear bgp {ev}")).unwrap();
+    // evpnd, receiving a NOTIFICATION other than Hard Reset, keeps FRR's
+    // routes stale (RFC 8538 §4). FRR 8.4 itself, as the sender, drops
+    // evpnd's routes on `clear bgp` (its clear path flushes whatever the
+    // NOTIFICATION), so only evpnd's side is checked here.
+    poll_until(
+        "FRR's plain Cease/4 leaves its routes stale in evpnd",
+        CONVERGE,
+        Duration::from_millis(100),
+        || Ok((evpnd_frr_route(&e)? == Some(true)).then_some(())),
+    )
+    .unwrap();
+    let err = last_error(&e);
+    assert_eq!(
+        (&err["code"], &err["subcode"]),
+        (&json!(6), &json!(4)),
+        "{err}"
+    );
+    evpnd_established(&e, fr).unwrap();
+    both_routes(&e, &frr, "fresh again after End-of-RIB", Some(false)).unwrap();
 }

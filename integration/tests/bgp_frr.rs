@@ -1,6 +1,7 @@
 //! evpnd ↔ FRR bgpd: sessions over IPv4 and IPv6 transport, iBGP and eBGP;
 //! EVPN RT-2/3/5 and IPv4/IPv6 unicast both ways with their attributes, and
-//! withdrawals; route reflection in both directions.
+//! withdrawals; route reflection in both directions; enhanced route refresh
+//! (RFC 7313) both ways.
 
 use integration::topo::*;
 use integration::*;
@@ -431,6 +432,149 @@ fn frr_reflects_evpn_routes_between_two_evpnd_clients() {
             "rd": format!("{}:100", l1a.v4), "next_hop": l1a.v4, "route_targets": ["65000:100"],
             "mac_mobility_seq": 2, "originator_id": l1a.v4, "cluster_list": [rr1.v4], "peer": rr2.v4,
         }]}),
+    )
+    .unwrap();
+}
+
+/// The neighbor counters evpnd keeps for route refresh: (in, out).
+fn evpnd_refresh_counts(e: &Evpnd, peer: &str) -> anyhow::Result<(u64, u64)> {
+    let n = e.ctl(&["show", "bgp", "neighbors", peer])?;
+    let d = &n["neighbors"][0];
+    Ok((
+        d["route_refresh_in"].as_u64().unwrap_or(0),
+        d["route_refresh_out"].as_u64().unwrap_or(0),
+    ))
+}
+
+/// Enhanced route refresh (RFC 7313) with FRR, both directions: FRR's
+/// `clear bgp X soft in` is answered BoRR, routes, EoRR (FRR keeps evpnd's
+/// route, fresh); evpnd's `clear bgp --soft in` after FRR's outbound policy
+/// dropped a prefix gets FRR's BoRR, routes, EoRR, after which the dropped
+/// prefix is gone from evpnd and the other one is fresh; evpnd's
+/// `--soft out` re-sends framed by BoRR/EoRR, which FRR logs.
+#[test]
+fn enhanced_route_refresh_with_frr_both_directions() {
+    if skip_unless(true, &["/usr/lib/frr/bgpd", "vtysh"]) {
+        return;
+    }
+    let p = Pair::new("frr-err").unwrap();
+    let (ev, fr) = (&p.a_addr.v4, &p.b_addr.v4);
+    let mut conf = String::from("debug bgp neighbor-events\n");
+    conf.push_str(&frr_config(
+        65002,
+        fr,
+        &[(ev, 65001)],
+        &["ipv4"],
+        &format!(" no bgp network import-check\n neighbor {ev} timers connect 1"),
+    ));
+    conf.push_str(&format!(
+        " address-family ipv4 unicast\n  network 192.0.2.0/26\n  network 192.0.2.64/26\n\
+         \x20 neighbor {ev} route-map OUT out\n exit-address-family\n\
+         route-map OUT permit 10\n"
+    ));
+    let frr = Frr::start(&p.b, &p.dir, &conf).unwrap();
+    let e = Evpnd::start(
+        &p.a,
+        &p.dir,
+        "evpnd",
+        &evpnd_config(ev, 65001, "", &evpnd_neighbor(fr, 65002, &["ipv4"], "")),
+    )
+    .unwrap();
+    evpnd_established(&e, fr).unwrap();
+    e.ctl(&["route", "add", "ipv4", "--prefix", "198.51.100.0/24"])
+        .unwrap();
+    poll_json(
+        "enhanced route refresh negotiated (FRR)",
+        CONVERGE,
+        POLL,
+        || frr.vtysh_json(&format!("show bgp neighbors {ev} json")),
+        &json!({ev: {"neighborCapabilities": {"enhancedRouteRefresh": "advertisedAndReceived"}}}),
+    )
+    .unwrap();
+    poll_json(
+        "enhanced route refresh negotiated (evpnd), FRR's prefixes in",
+        CONVERGE,
+        POLL,
+        || e.ctl(&["show", "bgp", "neighbors", fr]),
+        &json!({"neighbors": [{"negotiated": {"enhanced_route_refresh": true},
+            "families": [{"family": "ipv4", "received": 2}]}]}),
+    )
+    .unwrap();
+    poll_json(
+        "FRR has evpnd's prefix",
+        CONVERGE,
+        POLL,
+        || frr.vtysh_json("show bgp ipv4 unicast 198.51.100.0/24 json"),
+        &json!({"paths": [{"valid": true, "stale": null}]}),
+    )
+    .unwrap();
+    assert_eq!(evpnd_refresh_counts(&e, fr).unwrap(), (0, 0));
+
+    // FRR asks: one request in, BoRR + EoRR out.
+    frr.vtysh(&format!("clear bgp ipv4 unicast {ev} soft in"))
+        .unwrap();
+    poll_until("evpnd answered FRR's request", CONVERGE, POLL, || {
+        Ok((evpnd_refresh_counts(&e, fr)? == (1, 2)).then_some(()))
+    })
+    .unwrap();
+    poll_until("FRR got BoRR and EoRR", CONVERGE, POLL, || {
+        let log = frr.bgpd_log();
+        Ok(
+            (log.contains("rcvd route-refresh (BoRR)")
+                && log.contains("rcvd route-refresh (EoRR)"))
+            .then_some(()),
+        )
+    })
+    .unwrap();
+    poll_json(
+        "FRR keeps evpnd's prefix, not stale",
+        CONVERGE,
+        POLL,
+        || frr.vtysh_json("show bgp ipv4 unicast 198.51.100.0/24 json"),
+        &json!({"paths": [{"valid": true, "stale": null}]}),
+    )
+    .unwrap();
+
+    // FRR's outbound policy drops 192.0.2.64/26; evpnd asks for a refresh.
+    frr.configure(&[
+        "ip prefix-list KEEP seq 5 permit 192.0.2.0/26",
+        "route-map OUT permit 10",
+        "match ip address prefix-list KEEP",
+    ])
+    .unwrap();
+    e.ctl(&["clear", "bgp", fr, "--soft", "in"]).unwrap();
+    poll_until("FRR answered BoRR, routes, EoRR", CONVERGE, POLL, || {
+        Ok((evpnd_refresh_counts(&e, fr)? == (3, 3)).then_some(()))
+    })
+    .unwrap();
+    poll_json(
+        "only the prefix FRR still sends is left, fresh",
+        CONVERGE,
+        POLL,
+        || evpnd_routes(&e, "ipv4"),
+        &json!({"routes": [{"prefix": "192.0.2.0/26", "stale": false}, {"prefix": "198.51.100.0/24"}]}),
+    )
+    .unwrap();
+    let r = evpnd_routes(&e, "ipv4").unwrap();
+    assert_eq!(r["routes"].as_array().map(Vec::len), Some(2), "{r}");
+    assert!(e.log().contains("EoRR received"), "{}", e.log());
+
+    // evpnd re-sends on its own: FRR sees BoRR/EoRR a second time.
+    e.ctl(&["clear", "bgp", fr, "--soft", "out"]).unwrap();
+    poll_until("evpnd sent BoRR and EoRR again", CONVERGE, POLL, || {
+        Ok((evpnd_refresh_counts(&e, fr)? == (3, 5)).then_some(()))
+    })
+    .unwrap();
+    poll_until("FRR logged the second EoRR", CONVERGE, POLL, || {
+        Ok((frr.bgpd_log().matches("rcvd route-refresh (EoRR)").count() == 2).then_some(()))
+    })
+    .unwrap();
+    poll_json(
+        "FRR keeps evpnd's prefix, not stale",
+        CONVERGE,
+        POLL,
+        || frr.vtysh_json("show bgp ipv4 unicast 198.51.100.0/24 json"),
+        &json!({"paths": [{"valid": true, "stale": null}]}),
     )
     .unwrap();
 }

@@ -12,6 +12,12 @@
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! |  Length       |  Shutdown Communication (UTF-8, 0..=255) ...  |
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//!
+//! Cease / Hard Reset (9, RFC 8538 §3): the data is the NOTIFICATION that
+//! caused it, less its header:
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! | Error code    | Error subcode |   Data (variable)             |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! ```
 //!
 //! A received NOTIFICATION is never answered with one (RFC 4271 §6.4), so
@@ -62,6 +68,36 @@ impl Notification {
         data.push(end as u8);
         data.extend_from_slice(&text.as_bytes()[..end]);
         Notification::new(code::CEASE, subcode, data)
+    }
+
+    /// RFC 8538 §3: Cease / Hard Reset carrying `cause` (code, subcode
+    /// and data) as its data. The data is cut so the message stays within
+    /// 4096 octets.
+    pub fn hard_reset(cause: &Notification) -> Notification {
+        let mut data = Vec::with_capacity(2 + cause.data.len());
+        data.push(cause.code);
+        data.push(cause.subcode);
+        data.extend_from_slice(&cause.data[..cause.data.len().min(4096 - 21 - 2)]);
+        Notification::new(code::CEASE, code::cease::HARD_RESET, data)
+    }
+
+    /// Cease / Hard Reset (RFC 8538 §3): the session ends for good, the
+    /// receiver flushes the sender's routes even under graceful restart.
+    pub fn is_hard_reset(&self) -> bool {
+        self.code == code::CEASE && self.subcode == code::cease::HARD_RESET
+    }
+
+    /// The NOTIFICATION a Hard Reset carries, when its data holds one (at
+    /// least code and subcode). A Hard Reset with shorter data is still a
+    /// Hard Reset, only without a stated cause.
+    pub fn hard_reset_cause(&self) -> Option<Notification> {
+        if !self.is_hard_reset() {
+            return None;
+        }
+        match self.data.as_slice() {
+            [c, s, data @ ..] => Some(Notification::new(*c, *s, data.to_vec())),
+            _ => None,
+        }
     }
 
     /// Decode the body (after the header). The header check already
@@ -173,6 +209,7 @@ pub fn subcode_name(c: u8, s: u8) -> Option<&'static str> {
         (CEASE, cease::COLLISION_RESOLUTION) => "Connection Collision Resolution",
         (CEASE, cease::OUT_OF_RESOURCES) => "Out of Resources",
         (CEASE, cease::HARD_RESET) => "Hard Reset",
+        (CEASE, cease::BFD_DOWN) => "BFD Down",
         (ROUTE_REFRESH, route_refresh::INVALID_MESSAGE_LENGTH) => "Invalid Message Length",
         _ => return None,
     })
@@ -189,6 +226,13 @@ impl fmt::Display for Notification {
             None => {}
         }
         write!(f, " ({}/{})", self.code, self.subcode)?;
+        if let Some(cause) = self.hard_reset_cause() {
+            // A Hard Reset inside a Hard Reset is shown as data, not
+            // recursively: the wire bounds the depth, the display need not.
+            if !cause.is_hard_reset() {
+                return write!(f, " for {cause}");
+            }
+        }
         if let Some(text) = self.shutdown_communication() {
             return write!(f, ": {text:?}");
         }
@@ -239,6 +283,47 @@ mod tests {
         let n = Notification::cease_with_message(code::cease::ADMIN_RESET, &text);
         assert_eq!(n.data[0], 254);
         assert_eq!(n.shutdown_communication().map(str::len), Some(254));
+    }
+
+    #[test]
+    fn hard_reset_carries_the_cause_and_decodes_back() {
+        let cause = Notification::cease_with_message(code::cease::ADMIN_SHUTDOWN, "bye");
+        let n = Notification::hard_reset(&cause);
+        let m = n.encode();
+        // Header 19, code 6, subcode 9, then the cause: 6, 2, len 3, "bye".
+        assert_eq!(&m[19..], &[6, 9, 6, 2, 3, b'b', b'y', b'e']);
+        let d = Notification::decode(&m[19..]).unwrap();
+        assert!(d.is_hard_reset());
+        assert_eq!(d.hard_reset_cause(), Some(cause));
+        assert_eq!(
+            d.to_string(),
+            "Cease/Hard Reset (6/9) for Cease/Administrative Shutdown (6/2): \"bye\""
+        );
+    }
+
+    #[test]
+    fn hard_reset_without_a_cause_is_still_a_hard_reset() {
+        for data in [vec![], vec![6]] {
+            let n =
+                Notification::decode(&[6, 9].into_iter().chain(data).collect::<Vec<_>>()).unwrap();
+            assert!(n.is_hard_reset());
+            assert_eq!(n.hard_reset_cause(), None);
+        }
+        // Other Cease subcodes are not, whatever their data.
+        let n = Notification::new(6, 4, vec![6, 2]);
+        assert!(!n.is_hard_reset());
+        assert_eq!(n.hard_reset_cause(), None);
+        // A nested Hard Reset is displayed as data.
+        let nested =
+            Notification::hard_reset(&Notification::hard_reset(&Notification::new(4, 0, vec![])));
+        assert_eq!(nested.to_string(), "Cease/Hard Reset (6/9) data 06090400");
+    }
+
+    #[test]
+    fn hard_reset_of_a_maximal_cause_fits_one_message() {
+        let cause = Notification::new(3, 1, vec![0xab; 5000]);
+        let m = Notification::hard_reset(&cause).encode();
+        assert_eq!(m.len(), 4096);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! evpnctl show evpn vni
 //! evpnctl show evpn dad
 //! evpnctl clear dad [--vni N] [--mac MAC]
+//! evpnctl clear bgp PEER [--graceful | --soft in|out]
 //! evpnctl trace MAC|IP
 //! evpnctl reload
 //! evpnctl decode --hex FILE|- | --pcap FILE [--local-as N] [--peer-as N] [--no-as4]
@@ -149,6 +150,20 @@ enum ShowEvpn {
 
 #[derive(Debug, Subcommand)]
 enum Clear {
+    /// Reset a BGP session (Cease / Administrative Reset; a Hard Reset,
+    /// RFC 8538, unless --graceful).
+    Bgp {
+        /// The neighbor's address.
+        peer: IpAddr,
+        /// Plain Administrative Reset: with the N bit negotiated both
+        /// sides keep the routes stale until End-of-RIB.
+        #[arg(long, conflicts_with = "soft")]
+        graceful: bool,
+        /// Keep the session: `in` sends a ROUTE-REFRESH request, `out`
+        /// sends our routes again (BoRR/EoRR framed, RFC 7313).
+        #[arg(long, value_enum)]
+        soft: Option<Soft>,
+    },
     /// Unfreeze duplicate MACs (all, or one VNI / one MAC).
     Dad {
         #[arg(long)]
@@ -156,6 +171,12 @@ enum Clear {
         #[arg(long)]
         mac: Option<String>,
     },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Soft {
+    In,
+    Out,
 }
 
 #[derive(Debug, Subcommand)]
@@ -433,6 +454,18 @@ fn request_for(cmd: &Command) -> Option<Request> {
         },
         Command::Show(Show::Evpn(ShowEvpn::Vni)) => Request::ShowEvpnVni,
         Command::Show(Show::Evpn(ShowEvpn::Dad)) => Request::ShowEvpnDad,
+        Command::Clear(Clear::Bgp {
+            peer,
+            graceful,
+            soft,
+        }) => Request::ClearBgp {
+            peer: *peer,
+            graceful: *graceful,
+            soft: soft.map(|s| match s {
+                Soft::In => evpnd::api::SoftClear::In,
+                Soft::Out => evpnd::api::SoftClear::Out,
+            }),
+        },
         Command::Clear(Clear::Dad { vni, mac }) => Request::ClearDad {
             vni: *vni,
             mac: mac.clone(),
@@ -1140,6 +1173,13 @@ mod tests {
             req(&["evpnctl", "show", "evpn", "dad"])["command"],
             "show-evpn-dad"
         );
+        let v = req(&["evpnctl", "clear", "bgp", "10.0.0.2", "--graceful"]);
+        assert_eq!(
+            v,
+            serde_json::json!({"command": "clear-bgp", "peer": "10.0.0.2", "graceful": true, "soft": null})
+        );
+        let v = req(&["evpnctl", "clear", "bgp", "10.0.0.2", "--soft", "in"]);
+        assert_eq!(v["soft"], "in");
         let v = req(&["evpnctl", "clear", "dad", "--mac", "52:54:00:00:00:05"]);
         assert_eq!(v["command"], "clear-dad");
         assert_eq!(v["mac"], "52:54:00:00:00:05");

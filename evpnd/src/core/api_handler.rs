@@ -67,6 +67,27 @@ impl Core {
                 }
                 to_json(&Neighbors { neighbors })
             }
+            Request::ClearBgp {
+                peer,
+                graceful,
+                soft,
+            } => {
+                let Some(&pid) = self.by_addr.get(&peer) else {
+                    return error("no such neighbor");
+                };
+                let done = match soft {
+                    None => self
+                        .clear_peer(now, pid, graceful)
+                        .then_some(())
+                        .ok_or("no such neighbor"),
+                    Some(crate::api::SoftClear::In) => self.refresh_in(pid),
+                    Some(crate::api::SoftClear::Out) => self.refresh_out(pid),
+                };
+                match done {
+                    Ok(()) => serde_json::json!({"ok": true}),
+                    Err(e) => error(e),
+                }
+            }
             Request::ShowBgpRoutes(q) => match self.routes(&q) {
                 Ok(r) => to_json(&r),
                 Err(e) => error(e),
@@ -150,7 +171,7 @@ impl Core {
     /// polled while a million routes load).
     fn counts(&self, p: &Peer) -> Vec<FamilyCounts> {
         let accepted = self.rib.best_count(p.id.0);
-        let advertised = p.advertised;
+        let advertised = self.advertised_counts(p);
         p.cfg
             .families
             .iter()
@@ -176,18 +197,51 @@ impl Core {
                 }
             }
             let mut advertised = [0u64; 3];
-            for id in p.adj_out.keys() {
-                if let Some(e) = self.rib.get(id) {
-                    advertised[fam_idx(e.key.family())] += 1;
+            let mut excluded = [0u64; 3];
+            if let Some(g) = p.group.and_then(|g| self.groups.get(&g)) {
+                assert!(g.members.contains(&p.id), "peer {} in its group", p.id.0);
+                for id in g.adj_out.keys() {
+                    if let Some(e) = self.rib.get(id) {
+                        if !p.excluded.contains(id) {
+                            advertised[fam_idx(e.key.family())] += 1;
+                        }
+                    }
                 }
+                for id in p.excluded.iter() {
+                    assert!(g.adj_out.get(id).is_some(), "excluded ⊆ Adj-RIB-Out");
+                    if let Some(e) = self.rib.get(id) {
+                        excluded[fam_idx(e.key.family())] += 1;
+                    }
+                }
+            } else {
+                assert!(p.excluded.is_empty());
             }
+            assert_eq!(excluded, p.excluded_count, "excluded of peer {}", p.id.0);
             assert_eq!(
                 accepted,
                 self.rib.best_count(p.id.0),
                 "accepted of peer {}",
                 p.id.0
             );
-            assert_eq!(advertised, p.advertised, "advertised to peer {}", p.id.0);
+            assert_eq!(
+                advertised,
+                self.advertised_counts(p),
+                "advertised to peer {}",
+                p.id.0
+            );
+        }
+        for g in self.groups.values() {
+            let mut advertised = [0u64; 3];
+            for id in g.adj_out.keys() {
+                if let Some(e) = self.rib.get(id) {
+                    advertised[fam_idx(e.key.family())] += 1;
+                }
+            }
+            assert_eq!(advertised, g.advertised, "advertised by group {}", g.id.0);
+            assert!(!g.members.is_empty(), "empty group {}", g.id.0);
+            for m in &g.members {
+                assert_eq!(self.peers.get(m).and_then(|p| p.group), Some(g.id));
+            }
         }
     }
 
@@ -231,6 +285,7 @@ impl Core {
                 restarting: g.restarting,
                 forwarding_preserved: g.forwarding.iter().map(api_family).collect(),
                 families: g.families.iter().map(api_family).collect(),
+                notification: g.notification,
             }),
         });
         let gr_state = if !p.gr.stale.is_empty() {
@@ -273,8 +328,11 @@ impl Core {
             messages_out: p.messages_out,
             updates_in: p.updates_in,
             updates_out: p.updates_out,
+            route_refresh_in: p.route_refresh_in,
+            route_refresh_out: p.route_refresh_out,
             established_transitions: p.established_transitions,
             connect_failures: p.connect_failures,
+            update_group: p.group.map(|g| g.0),
         }
     }
 
@@ -311,13 +369,10 @@ impl Core {
                 let Some(pid) = peer else {
                     return Err("advertised needs peer".into());
                 };
-                let Some(p) = self.peers.get(&pid) else {
-                    continue;
-                };
                 let Some(id) = self.rib.id_of(&e.key) else {
                     continue;
                 };
-                if let Some(a) = p.adj_out.get(id) {
+                if let Some(a) = self.advertised_to(pid, id) {
                     rows.push(self.row(e, Some(pid.0), a, false, None, false));
                 }
                 continue;

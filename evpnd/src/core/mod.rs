@@ -28,6 +28,7 @@ pub mod peer;
 pub mod rib;
 pub mod session;
 pub mod timer;
+pub mod update_group;
 pub mod update_in;
 pub mod update_out;
 
@@ -86,6 +87,9 @@ pub struct Core {
     timers: Timers,
     rng: Rng,
     rib: Rib,
+    /// Update groups (`update_group.rs`).
+    groups: BTreeMap<update_group::GroupId, update_group::UpdateGroup>,
+    next_group: u32,
     out: VecDeque<Output>,
     /// RFC 4724 §4.1 restarting speaker: our advertisements wait.
     deferring: bool,
@@ -121,6 +125,8 @@ impl Core {
             timers: Timers::default(),
             rng: Rng::new(rng_seed),
             rib: Rib::default(),
+            groups: BTreeMap::new(),
+            next_group: 1,
             out: VecDeque::new(),
             deferring: options.restarting && g.graceful_restart.enabled,
             started: now,
@@ -170,8 +176,8 @@ impl Core {
             } => self.on_framing_error(now, conn, Notification::new(code, subcode, data)),
             Input::Closed { conn, error } => self.on_closed(now, conn, error.as_deref()),
             Input::SendStalled { conn } => self.on_send_stalled(now, conn),
-            Input::WriteBlocked { conn } => self.set_write_blocked(conn, true),
-            Input::WriteReady { conn } => self.set_write_blocked(conn, false),
+            Input::WriteBlocked { conn } => self.set_write_blocked(now, conn, true),
+            Input::WriteReady { conn } => self.set_write_blocked(now, conn, false),
             Input::Api { id, request } => {
                 let reply = self.handle_api(now, request);
                 self.out.push_back(Output::ApiReply { id, reply });
@@ -303,8 +309,9 @@ impl Core {
                         if let Some(p) = self.peers.get_mut(&id) {
                             p.cfg = cfg;
                         }
-                        // Export rules may differ (reflection to a client).
-                        self.requeue_all(id);
+                        // Export rules may differ (reflection to a client):
+                        // a new class, so a group of its own.
+                        self.regroup(id);
                     } else {
                         diff.reset.push(addr.to_string());
                         self.reset_peer(now, id, cfg);

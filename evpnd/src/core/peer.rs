@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use evpn_proto::message::{DecodeCxt, FamilySet};
 use evpn_proto::Family;
 
-use super::idset::{IdMap, IdSet};
+use super::idset::IdSet;
 use super::io::{ConnId, PeerId, SocketOpts};
+use super::update_group::GroupId;
 use crate::config::{Config, MaxPrefix, Neighbor};
 
 /// Settings of one peer, resolved from its `[[neighbor]]` and the globals.
@@ -83,6 +84,9 @@ pub struct PeerGr {
     pub restarting: bool,
     pub families: FamilySet,
     pub forwarding: FamilySet,
+    /// Both sides set the N bit (RFC 8538 §2): NOTIFICATIONs other than
+    /// Hard Reset, and hold-timer expiry, keep the routes stale too.
+    pub notification: bool,
 }
 
 /// What the two OPENs agreed on.
@@ -222,14 +226,14 @@ pub struct Peer {
     pub adj_in: IdSet,
     /// Paths received and kept, per family (for max-prefix and summaries).
     pub received: [u64; 3],
-    /// What we last advertised: route → interned outbound attributes.
-    pub adj_out: IdMap,
-    /// `adj_out` entries per family.
-    pub advertised: [u64; 3],
-    /// Routes whose advertisement to this peer must be re-evaluated.
-    /// Coalesced (one entry per route however often it changes), so it is
-    /// bounded by the table (one bit per route) while the peer reads slowly.
-    pub pending: IdSet,
+    /// The update group this established peer belongs to: it shares the
+    /// group's pending set and Adj-RIB-Out (see `update_group.rs`).
+    pub group: Option<GroupId>,
+    /// Routes of the group's Adj-RIB-Out this peer does not have (its own,
+    /// not yet sent, or to be sent again).
+    pub excluded: IdSet,
+    /// `excluded` per family.
+    pub excluded_count: [u64; 3],
     /// The shell reported this connection's write buffer full
     /// ([`super::io::Input::WriteBlocked`]): no UPDATEs are built for it.
     pub write_blocked: Option<ConnId>,
@@ -250,6 +254,9 @@ pub struct Peer {
     pub messages_out: u64,
     pub updates_in: u64,
     pub updates_out: u64,
+    /// ROUTE-REFRESH messages of any subtype.
+    pub route_refresh_in: u64,
+    pub route_refresh_out: u64,
     /// The BGP identifier learnt from the last OPEN (kept while GR-stale).
     pub remote_id: Ipv4Addr,
 }
@@ -264,9 +271,9 @@ impl Peer {
             pending_connect: None,
             adj_in: IdSet::default(),
             received: [0; 3],
-            adj_out: IdMap::default(),
-            advertised: [0; 3],
-            pending: IdSet::default(),
+            group: None,
+            excluded: IdSet::default(),
+            excluded_count: [0; 3],
             write_blocked: None,
             eor_to_send: FamilySet::EMPTY,
             eorr_to_send: FamilySet::EMPTY,
@@ -282,6 +289,8 @@ impl Peer {
             messages_out: 0,
             updates_in: 0,
             updates_out: 0,
+            route_refresh_in: 0,
+            route_refresh_out: 0,
             remote_id: Ipv4Addr::UNSPECIFIED,
         }
     }

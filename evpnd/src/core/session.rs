@@ -27,10 +27,30 @@ const OPEN_SENT_HOLD: Duration = Duration::from_secs(240);
 /// How a session ended, for the routes and the next state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Down {
-    /// TCP went away without a NOTIFICATION: a graceful restart may follow.
+    /// TCP went away without a NOTIFICATION: a graceful restart may follow
+    /// (RFC 4724 §4.2: the routes are kept stale).
     ConnectionLost,
-    /// We sent or received a NOTIFICATION: routes are flushed.
+    /// A NOTIFICATION other than Hard Reset was sent or received, or the
+    /// hold timer expired: like [`Down::ConnectionLost`] when both sides set
+    /// the N bit (RFC 8538 §4), else the routes are flushed.
     Notification,
+    /// Cease / Hard Reset sent or received (RFC 8538 §3), or the session is
+    /// stopped for good: the routes are flushed.
+    HardReset,
+}
+
+/// RFC 8538 §5.1: the Cease subcodes sent as a Hard Reset when the N bit is
+/// negotiated. Administrative Reset (4) is the operator's choice; the
+/// others (Connection Rejected, Other Configuration Change, Collision
+/// Resolution, Out of Resources, BFD Down) are graceful.
+pub(crate) fn cease_is_hard(subcode: u8) -> bool {
+    matches!(
+        subcode,
+        code::cease::MAX_PREFIX
+            | code::cease::ADMIN_SHUTDOWN
+            | code::cease::PEER_DECONFIGURED
+            | code::cease::HARD_RESET
+    )
 }
 
 impl Core {
@@ -77,6 +97,7 @@ impl Core {
     }
 
     /// Send `n` on the session's connection and take the session down.
+    /// A Cease that RFC 8538 §5.1 wants hard becomes a Hard Reset.
     pub(crate) fn fail_session(
         &mut self,
         now: Instant,
@@ -84,12 +105,40 @@ impl Core {
         n: Notification,
         reason: &str,
     ) {
-        let Some(conn) = self.peers.get(&peer).and_then(|p| p.state.conn_id()) else {
+        let hard = n.code == code::CEASE && cease_is_hard(n.subcode);
+        self.end_session(now, peer, n, hard, reason, None);
+    }
+
+    /// Send `n` (wrapped in a Hard Reset if `hard` and the N bit was
+    /// negotiated, RFC 8538 §3) and take the session down; `idle` as for
+    /// [`Core::session_down`].
+    pub(crate) fn end_session(
+        &mut self,
+        now: Instant,
+        peer: PeerId,
+        n: Notification,
+        hard: bool,
+        reason: &str,
+        idle: Option<IdleReason>,
+    ) {
+        let Some(p) = self.peers.get(&peer) else {
             return;
+        };
+        let Some(conn) = p.state.conn_id() else {
+            return;
+        };
+        let n_bit = p
+            .negotiated()
+            .and_then(|neg| neg.gr.as_ref())
+            .is_some_and(|g| g.notification);
+        let (n, how) = match (hard, n_bit) {
+            (true, true) => (Notification::hard_reset(&n), Down::HardReset),
+            (true, false) => (n, Down::HardReset),
+            (false, _) => (n, Down::Notification),
         };
         self.record_error(peer, Some(true), &n, reason);
         self.notify_close(peer, conn, &n, reason);
-        self.session_down(now, peer, Down::Notification, None);
+        self.session_down(now, peer, how, idle);
     }
 
     // ---- connection events ----
@@ -347,10 +396,26 @@ impl Core {
             }
         };
         if let Decoded::Notification(n) = &decoded {
-            let reason = n
+            let shown = n.hard_reset_cause().unwrap_or_else(|| n.clone());
+            let mut reason = shown
                 .shutdown_communication()
                 .map(str::to_string)
-                .unwrap_or_else(|| n.subcode_name().unwrap_or(n.code_name()).to_string());
+                .unwrap_or_else(|| {
+                    shown
+                        .subcode_name()
+                        .unwrap_or(shown.code_name())
+                        .to_string()
+                });
+            if n.is_hard_reset() && shown != *n {
+                reason = format!("hard reset: {reason}");
+            }
+            // RFC 8538 §4: a Hard Reset flushes; any other NOTIFICATION
+            // keeps the routes stale when the N bit was negotiated.
+            let how = if n.is_hard_reset() {
+                Down::HardReset
+            } else {
+                Down::Notification
+            };
             info!(peer = pid.0, code = n.code, subcode = n.subcode, %reason, "NOTIFICATION received");
             self.close_conn(conn);
             if is_second {
@@ -359,7 +424,7 @@ impl Core {
                 }
             } else {
                 self.record_error(pid, Some(false), n, &reason);
-                self.session_down(now, pid, Down::Notification, None);
+                self.session_down(now, pid, how, None);
             }
             return;
         }
@@ -572,18 +637,24 @@ impl Core {
         let Some(p) = self.peers.get(&pid) else {
             return;
         };
+        // Our forwarding state for this peer's routes survives a session
+        // that ends while we run (a lost connection, or RFC 8538 NOTIFICATION
+        // under GR): the F bit is set from the second session on, and after
+        // a restart that kept the kernel state.
+        let forwarding = self.options.forwarding_preserved || p.established_transitions > 0;
         let open = Open::new(
             p.cfg.local_as,
             p.cfg.hold_time,
             self.router_id,
-            self.capabilities(&p.cfg),
+            self.capabilities(&p.cfg, forwarding),
         );
         self.conns.insert(conn, pid);
         self.send(pid, conn, open.encode(), 1);
     }
 
     /// The capabilities we announce to a peer (RFC 5492).
-    fn capabilities(&self, cfg: &PeerConfig) -> Vec<Capability> {
+    /// `forwarding`: the F bit of every family in the GR capability.
+    fn capabilities(&self, cfg: &PeerConfig, forwarding: bool) -> Vec<Capability> {
         let mut caps: Vec<Capability> =
             cfg.families.iter().map(Capability::multiprotocol).collect();
         caps.push(Capability::RouteRefresh);
@@ -600,12 +671,12 @@ impl Core {
         if cfg.graceful_restart && self.gr.enabled {
             caps.push(Capability::GracefulRestart {
                 restart_state: self.options.restarting,
-                notification: false,
+                notification: self.gr.notification,
                 restart_time: self.gr.restart_time.min(4095),
                 families: cfg
                     .families
                     .iter()
-                    .map(|f| (f.afi(), f.safi(), self.options.forwarding_preserved))
+                    .map(|f| (f.afi(), f.safi(), forwarding))
                     .collect(),
             });
         }
@@ -617,7 +688,8 @@ impl Core {
             cfg.local_as,
             cfg.hold_time,
             self.router_id,
-            self.capabilities(cfg),
+            // Only the negotiated context is taken from our side here.
+            self.capabilities(cfg, false),
         );
         let cx = DecodeCxt::negotiated(&ours, open, ibgp);
         let hold = cfg.hold_time.min(open.hold_time);
@@ -644,9 +716,9 @@ impl Core {
             open.capabilities.iter().find_map(|c| match c {
                 Capability::GracefulRestart {
                     restart_state,
+                    notification,
                     restart_time,
                     families,
-                    ..
                 } => {
                     let mut fams = FamilySet::EMPTY;
                     let mut fwd = FamilySet::EMPTY;
@@ -663,6 +735,7 @@ impl Core {
                         restarting: *restart_state,
                         families: fams,
                         forwarding: fwd,
+                        notification: *notification && self.gr.notification,
                     })
                 }
                 _ => None,
@@ -728,8 +801,9 @@ impl Core {
                 now + Duration::from_secs(u64::from(self.gr.stale_routes_time)),
             );
         }
-        // Initial sync: every best route is evaluated for the new peer.
-        self.requeue_all(pid);
+        // Initial sync: the peer joins its update group and every best
+        // route is evaluated for it.
+        self.join_group(pid);
     }
 
     /// Take the session down: timers, connection, routes, next state.
@@ -754,10 +828,11 @@ impl Core {
         self.timers.cancel(TimerKey::RefreshStale(pid));
         if let PeerState::Established { negotiated, .. } = &old {
             info!(peer = pid.0, ?how, "session down");
-            let gr = negotiated
-                .gr
-                .as_ref()
-                .filter(|_| how == Down::ConnectionLost && idle.is_none());
+            let gr = negotiated.gr.as_ref().filter(|g| match how {
+                Down::ConnectionLost => true,
+                Down::Notification => g.notification,
+                Down::HardReset => false,
+            });
             match gr {
                 Some(g) => self.gr_helper_start(now, pid, g.families, g.restart_time),
                 None => self.flush_peer_routes(now, pid),
@@ -860,6 +935,7 @@ impl Core {
                     p.refreshing = FamilySet::EMPTY;
                 }
             }
+            TimerKey::WriteStall(pid) => self.on_write_stall(now, pid),
             TimerKey::SelectionDeferral => self.end_deferral(),
             TimerKey::DadUnfreeze(vni, mac) => self.on_dad_timer(now, vni, mac),
         }
@@ -897,7 +973,8 @@ impl Core {
 
     // ---- administrative ----
 
-    /// Cease / Administrative Shutdown (RFC 4486 subcode 2), then Idle.
+    /// Cease / Administrative Shutdown (RFC 4486 subcode 2, a Hard Reset
+    /// under RFC 8538), then Idle.
     pub(crate) fn admin_down(&mut self, now: Instant, pid: PeerId) {
         self.stop_peer(
             now,
@@ -907,12 +984,39 @@ impl Core {
         );
     }
 
+    /// Operator reset (`evpnctl clear bgp`): Cease / Administrative Reset,
+    /// as a Hard Reset unless `graceful` (RFC 8538 §5.1 leaves the choice
+    /// to the operator); then the session starts again. A graceful reset
+    /// with the N bit negotiated keeps the routes on both sides stale until
+    /// End-of-RIB. False if there is no such peer.
+    pub(crate) fn clear_peer(&mut self, now: Instant, pid: PeerId, graceful: bool) -> bool {
+        if !self.peers.contains_key(&pid) {
+            return false;
+        }
+        self.stop_peer_with(now, pid, code::cease::ADMIN_RESET, !graceful, None);
+        self.arm_connect_retry(now, pid);
+        true
+    }
+
+    /// Stop with Cease / `subcode`, hard as RFC 8538 §5.1 suggests.
     fn stop_peer(&mut self, now: Instant, pid: PeerId, subcode: u8, idle: Option<IdleReason>) {
+        self.stop_peer_with(now, pid, subcode, cease_is_hard(subcode), idle);
+    }
+
+    fn stop_peer_with(
+        &mut self,
+        now: Instant,
+        pid: PeerId,
+        subcode: u8,
+        hard: bool,
+        idle: Option<IdleReason>,
+    ) {
         let Some(p) = self.peers.get_mut(&pid) else {
             return;
         };
         let n = Notification::new(code::CEASE, subcode, Vec::new());
         if let Some(s) = p.second.take() {
+            // Still in OpenSent: nothing negotiated, so never a Hard Reset.
             self.notify_close(pid, s.id, &n, "stopped");
         }
         let Some(p) = self.peers.get(&pid) else {
@@ -921,14 +1025,9 @@ impl Core {
         match p.state.clone() {
             PeerState::Connect { conn } => {
                 self.close_conn(conn);
-                self.session_down(now, pid, Down::Notification, idle);
+                self.session_down(now, pid, Down::HardReset, idle);
             }
-            s if s.conn().is_some() => {
-                let Some(c) = s.conn_id() else { return };
-                self.record_error(pid, Some(true), &n, "stopped");
-                self.notify_close(pid, c, &n, "stopped");
-                self.session_down(now, pid, Down::Notification, idle);
-            }
+            s if s.conn().is_some() => self.end_session(now, pid, n, hard, "stopped", idle),
             _ => {
                 if let (Some(p), Some(why)) = (self.peers.get_mut(&pid), idle) {
                     p.state = PeerState::Idle { why };

@@ -30,6 +30,9 @@ pub enum TimerKey {
     /// Enhanced route refresh (RFC 7313 §4): sweep stale paths if EoRR does
     /// not arrive in time.
     RefreshStale(PeerId),
+    /// A write-blocked peer has held up its update group long enough: split
+    /// it off (`update_group.rs`).
+    WriteStall(PeerId),
     /// RFC 4724 §4.1 restarting speaker: stop deferring best path selection.
     SelectionDeferral,
     /// RFC 7432 §15.1 duplicate detection: the freeze time of a MAC is over.
@@ -45,7 +48,8 @@ impl TimerKey {
             | TimerKey::MaxPrefixRestart(p)
             | TimerKey::GrRestart(p)
             | TimerKey::GrStale(p)
-            | TimerKey::RefreshStale(p) => Some(p),
+            | TimerKey::RefreshStale(p)
+            | TimerKey::WriteStall(p) => Some(p),
             TimerKey::SelectionDeferral | TimerKey::DadUnfreeze(..) => None,
         }
     }

@@ -22,7 +22,6 @@ use tracing::{debug, info, warn};
 use super::io::PeerId;
 use super::peer::{fam_idx, IdleReason, PeerState};
 use super::rib::{AttrSet, BestChange, NlriExtra, RouteId, RouteKey, Source};
-use super::session::Down;
 use super::timer::TimerKey;
 use super::Core;
 
@@ -202,10 +201,8 @@ impl Core {
             return;
         }
         self.evpn_best_changed(&change);
-        for p in self.peers.values_mut() {
-            if p.state.is_established() {
-                p.pending.insert(change.id);
-            }
+        for g in self.groups.values_mut() {
+            g.pending.insert(change.id);
         }
     }
 
@@ -261,22 +258,12 @@ impl Core {
         data.extend_from_slice(&mp.limit.to_be_bytes());
         let n = Notification::new(code::CEASE, code::cease::MAX_PREFIX, data);
         let reason = format!("{f}: {} routes, limit {}", p.received[fam_idx(f)], mp.limit);
-        let Some(conn) = p.state.conn_id() else {
+        if p.state.conn_id().is_none() {
             return false;
-        };
-        warn!(peer = pid.0, %reason, "max-prefix exceeded");
-        if let Some(p) = self.peers.get_mut(&pid) {
-            p.last_error = Some(super::peer::LastError {
-                sent: Some(true),
-                code: n.code,
-                subcode: n.subcode,
-                data: n.data.clone(),
-                reason: reason.clone(),
-            });
         }
-        self.send(pid, conn, n.encode(), 1);
-        self.out.push_back(super::io::Output::Close { conn });
-        self.session_down(now, pid, Down::Notification, Some(IdleReason::MaxPrefix));
+        warn!(peer = pid.0, %reason, "max-prefix exceeded");
+        // RFC 8538 §5.1: a Hard Reset when the N bit was negotiated.
+        self.end_session(now, pid, n, true, &reason, Some(IdleReason::MaxPrefix));
         if let Some(secs) = mp.restart {
             self.timers.set(
                 TimerKey::MaxPrefixRestart(pid),
@@ -302,36 +289,33 @@ impl Core {
 
     /// ROUTE-REFRESH (RFC 2918) and its BoRR / EoRR forms (RFC 7313).
     pub(crate) fn on_route_refresh(&mut self, now: Instant, pid: PeerId, r: RouteRefresh) {
-        let Some(f) = r.family() else { return };
         let Some(p) = self.peers.get_mut(&pid) else {
             return;
         };
-        let Some((conn, neg)) = p.established() else {
+        p.route_refresh_in += 1;
+        // RFC 2918 §4 / RFC 7313 §5: an AFI/SAFI not negotiated, or an
+        // unknown subtype, is ignored.
+        let Some(f) = r.family() else { return };
+        let Some((_, neg)) = p.established() else {
             return;
         };
         if !neg.families.contains(f) {
             return;
         }
-        let (conn, enhanced, cx) = (conn.id, neg.enhanced_route_refresh, neg.cx);
+        let gr = neg.gr.is_some();
         match r.subtype {
             RefreshSubtype::Request => {
-                // Re-send our Adj-RIB-Out for the family, framed by BoRR/EoRR
-                // when enhanced route refresh was negotiated.
-                if enhanced {
-                    let borr = RouteRefresh {
-                        afi: f.afi(),
-                        safi: f.safi(),
-                        subtype: RefreshSubtype::BoRR,
-                    };
-                    self.send(pid, conn, borr.encode(), 1);
-                    if let Some(p) = self.peers.get_mut(&pid) {
-                        p.eorr_to_send.insert(f);
-                    }
-                }
-                let _ = cx;
-                self.resend_family(pid, f);
+                debug!(peer = pid.0, family = %f, "route refresh requested");
+                self.send_family_again(pid, f);
+            }
+            RefreshSubtype::BoRR if gr && !p.eor_received.contains(f) => {
+                // RFC 7313 §4: with graceful restart, a BoRR before the
+                // peer's End-of-RIB for the family is ignored (its routes
+                // are still being sent for the first time).
+                warn!(peer = pid.0, family = %f, "BoRR before End-of-RIB ignored");
             }
             RefreshSubtype::BoRR => {
+                info!(peer = pid.0, family = %f, "enhanced route refresh: BoRR received, routes stale");
                 // RFC 7313 §4: mark the peer's routes of the family stale;
                 // what is not re-advertised before EoRR is removed.
                 let ids: Vec<RouteId> = p.adj_in.iter().collect();
@@ -345,6 +329,7 @@ impl Core {
                     .set(TimerKey::RefreshStale(pid), now + REFRESH_STALE);
             }
             RefreshSubtype::EoRR => {
+                info!(peer = pid.0, family = %f, "enhanced route refresh: EoRR received");
                 if p.refreshing.contains(f) {
                     p.refreshing.remove(f);
                     self.sweep_stale(now, pid, Some(f));

@@ -157,6 +157,10 @@ struct Shell<E> {
 /// Run the daemon until SIGTERM/SIGINT. Binds the API socket and listeners
 /// first, so errors (address in use, permissions) come back before any peer
 /// is contacted.
+/// Events taken from the queue per step before the core's output is
+/// built (see the main loop).
+const EVENT_BATCH: usize = 64;
+
 pub async fn run<E: Engine>(engine: E, config: Config, opts: Options) -> Result<()> {
     let signals = Signals::install()?;
     serve(
@@ -302,7 +306,19 @@ async fn serve<E: Engine, D: netlink_glue::Dataplane + 'static>(
                 info!(result = %reply, "SIGHUP reload");
             }
             ev = events_rx.recv() => match ev {
-                Some(ev) => shell.event(ev),
+                Some(ev) => {
+                    shell.event(ev);
+                    // Coalesce: take what is already queued (a burst of
+                    // UPDATEs) before building output, so UPDATEs go out in
+                    // full chunks, not a few routes per message received.
+                    // Only queued events: a lone one is never delayed.
+                    for _ in 0..EVENT_BATCH {
+                        match events_rx.try_recv() {
+                            Ok(ev) => shell.event(ev),
+                            Err(_) => break,
+                        }
+                    }
+                }
                 None => break,
             },
             () = &mut sleep => shell.engine.handle_timeout(Instant::now()),

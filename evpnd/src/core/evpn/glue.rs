@@ -16,6 +16,11 @@ impl Core {
     /// A best-path change of an EVPN route: hand the new best (unless it
     /// is our own) to the import.
     pub(crate) fn evpn_best_changed(&mut self, change: &BestChange) {
+        // A route reflector without VNIs: every Loc-RIB change would be
+        // looked at for nothing (a million per full table).
+        if self.evpn.imports_nothing() {
+            return;
+        }
         let entry = self.rib.get(change.id);
         let Some(RouteKey::Evpn(key)) = change.key.or(entry.map(|e| e.key)) else {
             return;

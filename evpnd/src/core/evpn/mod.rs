@@ -665,6 +665,12 @@ impl Evpn {
     /// The Loc-RIB best path of `key` changed: `path` is the new best
     /// (`None`: withdrawn, or our own route won). Undo what the old best
     /// contributed, import the new one, resolve what changed.
+    /// Nothing can be imported: no VNI or VRF imports any route target and
+    /// nothing was imported before (a route reflector / BGP-only speaker).
+    pub fn imports_nothing(&self) -> bool {
+        self.import_l2.is_empty() && self.import_l3.is_empty() && self.imported.is_empty()
+    }
+
     pub fn import(&mut self, key: EvpnKey, path: Option<PathInfo>) {
         let mut touched = Touched::default();
         if let Some(old) = self.imported.remove(&key) {

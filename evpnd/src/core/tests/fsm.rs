@@ -271,18 +271,19 @@ fn dynamic_neighbor_from_a_range_is_created_on_accept() {
 }
 
 #[test]
-fn shutdown_sends_cease_2() {
+fn shutdown_sends_cease_2_as_a_hard_reset() {
     let mut net = pair();
     net.advance(Duration::from_secs(1));
     let now = net.now;
     net.nodes[0].core.shutdown(now);
     net.pump();
-    assert_eq!(net.notifications_from(0), vec![(6, 2, vec![])]);
+    // Both sides set the N bit: RFC 8538 §5.1 wraps it in a Hard Reset.
+    assert_eq!(net.notifications_from(0), vec![(6, 9, vec![6, 2])]);
     assert_eq!(net.state(0, "10.0.0.2"), "idle");
 }
 
 #[test]
-fn reload_removing_a_peer_sends_cease_3() {
+fn reload_removing_a_peer_sends_cease_3_as_a_hard_reset() {
     let mut net = pair();
     net.advance(Duration::from_secs(1));
     let now = net.now;
@@ -291,6 +292,6 @@ fn reload_removing_a_peer_sends_cease_3() {
         .reload(now, &config(&leaf("10.0.0.1", 65000, &[])));
     assert_eq!(diff.removed, vec!["10.0.0.2".to_string()]);
     net.pump();
-    assert_eq!(net.notifications_from(0), vec![(6, 3, vec![])]);
+    assert_eq!(net.notifications_from(0), vec![(6, 9, vec![6, 3])]);
     assert_eq!(net.state(0, "10.0.0.2"), "none");
 }

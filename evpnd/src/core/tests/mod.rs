@@ -5,8 +5,11 @@
 
 mod evpn_scenarios;
 mod fsm;
+mod gr_notification;
 mod proptest_fsm;
 mod rib_scenarios;
+mod route_refresh;
+mod update_groups;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -310,6 +313,18 @@ impl Net {
     pub fn routes(&mut self, i: usize, family: &str) -> Vec<Value> {
         let r = self.api(i, json!({"command": "show-bgp-routes", "family": family}));
         r["routes"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Node `i`'s connection to node `j`, if one is up.
+    pub fn conn(&self, i: usize, j: usize) -> Option<ConnId> {
+        let mut c: Vec<ConnId> = self
+            .links
+            .iter()
+            .filter(|((a, _), (b, _))| *a == i && *b == j)
+            .map(|((_, c), _)| *c)
+            .collect();
+        c.sort_by_key(|c| c.0);
+        c.pop()
     }
 
     /// NOTIFICATIONs sent from `from`, as (code, subcode, data).

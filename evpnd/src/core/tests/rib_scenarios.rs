@@ -16,7 +16,7 @@ use super::{config, ibgp_pair, leaf, Net};
 use crate::core::io::{ConnId, Input, Output};
 use crate::core::{Core, CoreOptions};
 
-fn rt2(rd: &str, mac: &str, extra: Value) -> Value {
+pub(super) fn rt2(rd: &str, mac: &str, extra: Value) -> Value {
     let mut v = json!({"command": "route-add", "family": "evpn", "route_type": 2, "rd": rd,
         "mac": mac, "ip": "10.1.0.5", "vni": 100, "route_targets": ["65000:100"]});
     if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
@@ -308,7 +308,8 @@ fn max_prefix_sends_cease_1_with_afi_safi_limit_and_restarts_after_the_timer() {
     net.advance(Duration::from_secs(1));
     assert_eq!(
         net.notifications_from(1),
-        vec![(6, 1, vec![0, 25, 70, 0, 0, 0, 2])]
+        // RFC 8538 §5.1: a Hard Reset carrying Cease/1 (the N bit is on).
+        vec![(6, 9, vec![6, 1, 0, 25, 70, 0, 0, 0, 2])]
     );
     assert_eq!(net.state(1, "10.0.0.1"), "idle");
     assert_eq!(net.routes(1, "evpn").len(), 0);
@@ -445,8 +446,15 @@ fn update_packing_puts_many_routes_with_the_same_attributes_in_few_updates() {
     assert!(net.wire.iter().all(|w| w.bytes.len() <= 4096));
 }
 
-/// A core with an established iBGP (or eBGP) session to 10.0.0.2.
+/// A core with an established iBGP (or eBGP) session to 10.0.0.2, which
+/// announced EVPN only.
 fn established(remote_as: u32) -> (Core, ConnId, Instant) {
+    established_with(remote_as, vec![Capability::multiprotocol(Family::Evpn)])
+}
+
+/// A core with an established session to 10.0.0.2 (driven by hand: the
+/// test plays the peer), which announced `caps`.
+pub(super) fn established_with(remote_as: u32, caps: Vec<Capability>) -> (Core, ConnId, Instant) {
     let cfg = config(&leaf(
         "10.0.0.1",
         65000,
@@ -463,12 +471,7 @@ fn established(remote_as: u32) -> (Core, ConnId, Instant) {
             remote: "10.0.0.2:5000".parse().unwrap(),
         },
     );
-    let open = Open::new(
-        remote_as,
-        90,
-        Ipv4Addr::new(10, 0, 0, 2),
-        vec![Capability::multiprotocol(Family::Evpn)],
-    );
+    let open = Open::new(remote_as, 90, Ipv4Addr::new(10, 0, 0, 2), caps);
     core.handle(
         now,
         Input::Message {
@@ -491,7 +494,7 @@ fn established(remote_as: u32) -> (Core, ConnId, Instant) {
     (core, conn, now)
 }
 
-fn mac_ip(last: u8) -> EvpnRoute {
+pub(super) fn mac_ip(last: u8) -> EvpnRoute {
     EvpnRoute::MacIp(MacIp {
         rd: "10.0.0.2:100".parse().unwrap(),
         esi: Esi::ZERO,
@@ -503,7 +506,7 @@ fn mac_ip(last: u8) -> EvpnRoute {
     })
 }
 
-fn evpn_update(attrs: &PathAttrs, routes: &[EvpnRoute], ibgp: bool) -> Vec<u8> {
+pub(super) fn evpn_update(attrs: &PathAttrs, routes: &[EvpnRoute], ibgp: bool) -> Vec<u8> {
     let cx = DecodeCxt {
         ibgp,
         ..DecodeCxt::default()
@@ -513,7 +516,7 @@ fn evpn_update(attrs: &PathAttrs, routes: &[EvpnRoute], ibgp: bool) -> Vec<u8> {
     m.remove(0)
 }
 
-fn base_attrs(as_path: &[u32]) -> PathAttrs {
+pub(super) fn base_attrs(as_path: &[u32]) -> PathAttrs {
     PathAttrs {
         origin: Some(Origin::Igp),
         as_path: Some(AsPath::sequence(as_path.iter().copied())),
@@ -635,7 +638,7 @@ fn session_reset_update_sends_the_notification_and_closes() {
 }
 
 /// (UPDATEs with NLRI, NLRI announced) in one `Output::Send`.
-fn announced_in(bytes: &[u8]) -> (usize, usize) {
+pub(super) fn announced_in(bytes: &[u8]) -> (usize, usize) {
     let (mut msgs, mut nlri) = (0, 0);
     let mut b = bytes;
     while let Ok(Some(n)) = evpn_proto::message::frame_len(b) {
