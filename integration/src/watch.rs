@@ -961,5 +961,18 @@ mod tests {
         assert_eq!(port_down_at(&events, "vm1", t(1)), Some(t(3)));
         let new = vec![ev(t(20), link(false, false)), ev(t(22), link(true, false))];
         assert_eq!(port_up_at(&new, "vm1", Some(t(1))), Some(t(22)));
+        // Carrier first (admin up), operstate (IFF_RUNNING) when the
+        // kernel's linkwatch work ran: the bridge forwards from then on.
+        let carrier = Change::Link {
+            name: "vm1".into(),
+            ifindex: 7,
+            up: true,
+            running: false,
+            master: Some(3),
+            deleted: false,
+        };
+        let fwd = vec![ev(t(30), carrier), ev(t(34), link(true, false))];
+        assert_eq!(port_up_at(&fwd, "vm1", Some(t(25))), Some(t(30)));
+        assert_eq!(port_running_at(&fwd, "vm1", t(30)), Some(t(34)));
     }
 }
