@@ -60,9 +60,13 @@ fn env_u64(k: &str, d: u64) -> u64 {
 #[derive(Debug, Clone, Default)]
 struct Move {
     veth: Option<f64>,
+    /// Port up → the port forwards (IFF_RUNNING, the kernel's linkwatch).
+    fwd: Option<f64>,
     mac: Option<f64>,
     ip: Option<f64>,
     loss: Option<f64>,
+    /// Loss from the moment the port forwards on the new leaf.
+    loss_fwd: Option<f64>,
 }
 
 #[derive(Debug, Default)]
@@ -194,6 +198,43 @@ fn run(kind: LeafKind) -> Result<Results> {
     } else {
         Vec::new()
     };
+    // Debug only: packet captures (`EVPND_BENCH_PCAP=DIR`): every host's
+    // eth0 (all frames, headers only) and every leaf's ARP/RARP on all its
+    // devices. Killed with their namespaces.
+    let _pcaps: Vec<std::process::Child> = match std::env::var_os("EVPND_BENCH_PCAP") {
+        Some(dir) => {
+            let dir = std::path::PathBuf::from(dir);
+            std::fs::create_dir_all(&dir)?;
+            let mut v = Vec::new();
+            let hosts = targets.iter().chain([&vm, &sv]);
+            for h in hosts {
+                let file = dir.join(format!("host-{}.pcap", h.port));
+                v.push(
+                    h.ns.command("tcpdump")
+                        .args(["-i", "eth0", "-U", "-s", "96", "-w"])
+                        .arg(&file)
+                        .stdout(std::process::Stdio::null())
+                        .stderr(std::process::Stdio::null())
+                        .spawn()?,
+                );
+            }
+            for l in &f.leaves {
+                let file = dir.join(format!("{}.pcap", l.name));
+                v.push(
+                    l.ns.command("tcpdump")
+                        .args(["-i", "any", "-y", "LINUX_SLL2", "-U", "-s", "128", "-w"])
+                        .arg(&file)
+                        .args(["arp or rarp or (udp port 4789 and (udp[28:2] = 0x0806 or udp[28:2] = 0x8035))"])
+                        .stdout(std::process::Stdio::null())
+                        .stderr(std::process::Stdio::null())
+                        .spawn()?,
+                );
+            }
+            std::thread::sleep(Duration::from_millis(500));
+            v
+        }
+        None => Vec::new(),
+    };
     let vteps: Vec<IpAddr> = f
         .leaves
         .iter()
@@ -223,6 +264,14 @@ fn run(kind: LeafKind) -> Result<Results> {
             let to = (from + 1) % 3;
             let third = 3 - from - to;
             let before = Instant::now();
+            let debug = std::env::var_os("EVPND_BENCH_DEBUG").is_some();
+            let tx_dropped = |h: &Host| -> u64 {
+                integration::fabric::sh(&h.ns, "cat /sys/class/net/eth0/statistics/tx_dropped")
+                    .trim()
+                    .parse()
+                    .unwrap_or(0)
+            };
+            let drops_before = if debug { tx_dropped(h) } else { 0 };
             // The VM is paused for the switch-over: it sends nothing until
             // it runs on the new host (its port is up there).
             if !silent {
@@ -238,16 +287,25 @@ fn run(kind: LeafKind) -> Result<Results> {
                 to,
                 vtep: vteps[to],
             };
-            let (mut mv, up) = measure(&watchers, &target, from, before, cap, settle);
+            let (mut mv, up, running) = measure(&watchers, &target, from, before, cap, settle);
             if let Some(up) = up {
                 let end = up + settle;
-                let (lost, sent) = if silent {
-                    sv_probes[third].lost_between(0, up, end, GRACE)
-                } else {
-                    vm_probe.lost_between(third, up, end, GRACE)
+                let lost_from = |from: Instant| {
+                    if silent {
+                        sv_probes[third].lost_between(0, from, end, GRACE)
+                    } else {
+                        vm_probe.lost_between(third, from, end, GRACE)
+                    }
                 };
+                let (lost, sent) = lost_from(up);
                 if sent > 0 {
                     mv.loss = Some(lost as f64 * PROBE.as_secs_f64() * 1e3);
+                }
+                if let Some(r) = running {
+                    let (l, n) = lost_from(r);
+                    if n > 0 {
+                        mv.loss_fwd = Some(l as f64 * PROBE.as_secs_f64() * 1e3);
+                    }
                 }
                 if lost > 10 {
                     let (p, t) = if silent {
@@ -296,16 +354,25 @@ fn run(kind: LeafKind) -> Result<Results> {
                     }
                 }
             }
+            if debug {
+                println!(
+                    "     {} eth0 tx_dropped during the move: {}",
+                    h.port,
+                    tx_dropped(h).saturating_sub(drops_before)
+                );
+            }
             println!(
-                "   move {:2} {} leaf{} -> leaf{}: veth {} ms, MAC {} ms, IP {} ms, loss after port-up {} ms",
+                "   move {:2} {} leaf{} -> leaf{}: veth {} ms, forwarding {} ms, MAC {} ms, IP {} ms, loss after port-up {} ms (after forwarding {} ms)",
                 i + 1,
                 if silent { "silent" } else { "active" },
                 from + 1,
                 to + 1,
                 fmt(mv.veth),
+                fmt(mv.fwd),
                 fmt(mv.mac),
                 fmt(mv.ip),
-                fmt(mv.loss)
+                fmt(mv.loss),
+                fmt(mv.loss_fwd)
             );
             if silent {
                 res.silent.push(mv);
@@ -361,7 +428,7 @@ fn measure(
     before: Instant,
     cap: Duration,
     settle: Duration,
-) -> (Move, Option<Instant>) {
+) -> (Move, Option<Instant>, Option<Instant>) {
     let hard = before + cap + Duration::from_secs(2);
     loop {
         let now = Instant::now();
@@ -382,11 +449,14 @@ fn measure(
     (
         Move {
             veth: m.veth_ms,
+            fwd: m.running_ms,
             mac: m.mac_ms,
             ip: m.ip_ms,
             loss: None,
+            loss_fwd: None,
         },
         m.port_up,
+        m.port_running,
     )
 }
 
@@ -420,8 +490,8 @@ fn loss_detail(p: &Prober, target: usize, up: Instant, end: Instant) -> String {
     }
 }
 
-/// min / median / p95 of the values present, and how many there were.
-fn stats(v: &[Option<f64>]) -> (Option<[f64; 3]>, usize, usize) {
+/// min / median / p95 / max of the values present, and how many there were.
+fn stats(v: &[Option<f64>]) -> (Option<[f64; 4]>, usize, usize) {
     let mut x: Vec<f64> = v.iter().flatten().copied().collect();
     let n = x.len();
     if x.is_empty() {
@@ -429,18 +499,18 @@ fn stats(v: &[Option<f64>]) -> (Option<[f64; 3]>, usize, usize) {
     }
     x.sort_by(f64::total_cmp);
     let q = |p: f64| x[((p * (n - 1) as f64).round() as usize).min(n - 1)];
-    (Some([x[0], q(0.5), q(0.95)]), n, v.len())
+    (Some([x[0], q(0.5), q(0.95), x[n - 1]]), n, v.len())
 }
 
-fn cell(s: &(Option<[f64; 3]>, usize, usize)) -> String {
+fn cell(s: &(Option<[f64; 4]>, usize, usize)) -> String {
     match s.0 {
-        Some([a, b, c]) => {
+        Some([a, b, c, d]) => {
             let miss = if s.1 < s.2 {
                 format!(" ({}/{} converged)", s.1, s.2)
             } else {
                 String::new()
             };
-            format!("{a:.1} / {b:.1} / {c:.1}{miss}")
+            format!("{a:.1} / {b:.1} / {c:.1} / {d:.1}{miss}")
         }
         None => format!("never (0/{})", s.2),
     }
@@ -448,21 +518,28 @@ fn cell(s: &(Option<[f64; 3]>, usize, usize)) -> String {
 
 fn report(res: &[(&str, Results)]) {
     type Pick = fn(&Move) -> Option<f64>;
-    let rows: [(&str, bool, Pick); 7] = [
+    let rows: [(&str, bool, Pick); 10] = [
         ("veth move (link down -> port up)", false, |m| m.veth),
+        ("port up -> bridge forwards (linkwatch)", false, |m| m.fwd),
         ("active VM: MAC on every leaf", false, |m| m.mac),
         ("active VM: IP on every leaf", false, |m| m.ip),
         ("active VM: loss after port-up", false, |m| m.loss),
+        ("active VM: loss after the port forwards", false, |m| {
+            m.loss_fwd
+        }),
         ("silent VM: MAC on every leaf", true, |m| m.mac),
         ("silent VM: IP on every leaf", true, |m| m.ip),
         ("silent VM: loss after port-up", true, |m| m.loss),
+        ("silent VM: loss after the port forwards", true, |m| {
+            m.loss_fwd
+        }),
     ];
-    println!("\n== migration benchmark: ms after port-up, min / median / p95");
+    println!("\n== migration benchmark: ms after port-up, min / median / p95 / max");
     let names: Vec<&str> = res.iter().map(|(n, _)| *n).collect();
     println!("| metric | {} | median FRR/evpnd |", names.join(" | "));
     println!("|---|{}---|", "---|".repeat(names.len()));
     for (label, silent, pick) in rows {
-        let per: Vec<(Option<[f64; 3]>, usize, usize)> = res
+        let per: Vec<(Option<[f64; 4]>, usize, usize)> = res
             .iter()
             .map(|(_, r)| {
                 let v: Vec<Option<f64>> = if silent { &r.silent } else { &r.active }

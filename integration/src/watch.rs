@@ -82,11 +82,15 @@ pub enum Change {
         gateway: Option<IpAddr>,
         deleted: bool,
     },
-    /// A watched port: `up` = IFF_UP and IFF_LOWER_UP (carrier).
+    /// A watched port: `up` = IFF_UP and IFF_LOWER_UP (carrier);
+    /// `running` = IFF_RUNNING (operstate up: set by the kernel's linkwatch
+    /// work after the carrier came, and only then does a bridge forward
+    /// on the port).
     Link {
         name: String,
         ifindex: u32,
         up: bool,
+        running: bool,
         master: Option<u32>,
         deleted: bool,
     },
@@ -520,6 +524,7 @@ impl Inner {
                 name: r.name,
                 ifindex: r.ifindex,
                 up: f.contains(LinkFlags::Up) && f.contains(LinkFlags::LowerUp),
+                running: f.contains(LinkFlags::Running),
                 master: r.master,
                 deleted,
             },
@@ -737,6 +742,22 @@ pub fn port_up_at(events: &[Event], name: &str, after: Option<Instant>) -> Optio
     at
 }
 
+/// When port `name`, up (enslaved) at or after `after`, first had its
+/// operstate up (IFF_RUNNING): from then on its bridge forwards on it.
+pub fn port_running_at(events: &[Event], name: &str, after: Instant) -> Option<Instant> {
+    events.iter().find_map(|e| match &e.change {
+        Change::Link {
+            name: n,
+            up: true,
+            running: true,
+            master: Some(_),
+            deleted: false,
+            ..
+        } if n == name && e.at >= after => Some(e.at),
+        _ => None,
+    })
+}
+
 /// When port `name` first stopped being up (down or gone) at or after
 /// `after`.
 pub fn port_down_at(events: &[Event], name: &str, after: Instant) -> Option<Instant> {
@@ -759,6 +780,10 @@ pub fn port_down_at(events: &[Event], name: &str, after: Instant) -> Option<Inst
 pub struct MoveTimes {
     /// The port came up on the new leaf (IFF_UP + carrier, enslaved).
     pub port_up: Option<Instant>,
+    /// Its operstate came up (IFF_RUNNING): the bridge forwards on it.
+    pub port_running: Option<Instant>,
+    /// Port up → forwarding, ms (the kernel's linkwatch latency).
+    pub running_ms: Option<f64>,
     /// Link down on the old leaf → port up on the new one, ms.
     pub veth_ms: Option<f64>,
     /// ms after port-up until every leaf points the MAC at the new leaf
@@ -821,6 +846,10 @@ pub fn move_times(events: &[Vec<Event>], t: &Target, from: usize, before: Instan
     };
     m.port_up = Some(up);
     let ms = |at: Instant| at.saturating_duration_since(up).as_secs_f64() * 1e3;
+    m.port_running = events
+        .get(t.to)
+        .and_then(|e| port_running_at(e, t.port, up));
+    m.running_ms = m.port_running.map(ms);
     m.veth_ms = events
         .get(from)
         .and_then(|e| port_down_at(e, t.port, before))
@@ -920,6 +949,7 @@ mod tests {
             name: "vm1".into(),
             ifindex: 7,
             up,
+            running: up,
             master: Some(3),
             deleted,
         };
@@ -931,5 +961,18 @@ mod tests {
         assert_eq!(port_down_at(&events, "vm1", t(1)), Some(t(3)));
         let new = vec![ev(t(20), link(false, false)), ev(t(22), link(true, false))];
         assert_eq!(port_up_at(&new, "vm1", Some(t(1))), Some(t(22)));
+        // Carrier first (admin up), operstate (IFF_RUNNING) when the
+        // kernel's linkwatch work ran: the bridge forwards from then on.
+        let carrier = Change::Link {
+            name: "vm1".into(),
+            ifindex: 7,
+            up: true,
+            running: false,
+            master: Some(3),
+            deleted: false,
+        };
+        let fwd = vec![ev(t(30), carrier), ev(t(34), link(true, false))];
+        assert_eq!(port_up_at(&fwd, "vm1", Some(t(25))), Some(t(30)));
+        assert_eq!(port_running_at(&fwd, "vm1", t(30)), Some(t(34)));
     }
 }

@@ -225,11 +225,21 @@ impl Leaf {
     }
 }
 
-/// A host ("VM"): its own namespace with `eth0`, whose peer end (`port`)
-/// lives in the namespace of the leaf it is attached to.
+/// A host ("VM"): its own namespace with `eth0`, behind its NIC backend
+/// (`hv`, the hypervisor side: bridge `qbr` joining the VM's `nic0` and
+/// `up0`), whose uplink `up0` is the peer of `port` in the namespace of the
+/// leaf it is attached to. A migration moves `port` (the hypervisor's tap
+/// on the leaf's bridge), so only `up0` loses its carrier: the VM's `eth0`
+/// never does, as a QEMU guest's NIC never does. (With the VM's `eth0`
+/// itself as the peer, the move flushed the VM's neighbour cache and,
+/// until the kernel's linkwatch work activated `eth0`'s queue again, a
+/// few ms after the port forwarded, dropped what the VM sent: an ARP
+/// request lost there is retried after `retrans_time`, 1 s of loss.)
 #[derive(Debug)]
 pub struct Host {
     pub ns: Netns,
+    /// The NIC backend (no IP, IPv6 off, sends nothing of its own).
+    pub hv: Netns,
     pub mac: String,
     /// With prefix length, e.g. `10.1.0.10/24`.
     pub cidr: String,
@@ -550,6 +560,11 @@ impl Fabric {
         ])?;
         let up = Instant::now();
         h.at = to;
+        // QEMU resumes the guest and announces it once its tap is
+        // connected: wait until the uplink forwards in the backend's
+        // bridge (the kernel's linkwatch work runs it a few ms after the
+        // port came up, the leaf's side of the same veth first).
+        wait_running(&h.hv, "up0", Duration::from_secs(3))?;
         rarp_announce(&h.ns, &h.mac)?;
         Ok(up)
     }
@@ -567,7 +582,18 @@ pub fn attach_host(
     gateway: Option<&str>,
 ) -> Result<Host> {
     let ns = Netns::new()?;
-    veth(leaf, port, &[], &ns, "eth0", &[], 1500)?;
+    let hv = Netns::new()?;
+    // The backend must not speak itself (its bridge would send IPv6 RS,
+    // NS and MLD from its own MAC into the fabric).
+    hv.sysctl("net.ipv6.conf.all.disable_ipv6", "1")?;
+    hv.sysctl("net.ipv6.conf.default.disable_ipv6", "1")?;
+    hv.ip(&["link", "add", "qbr", "type", "bridge"])?;
+    veth(&hv, "nic0", &[], &ns, "eth0", &[], 1500)?;
+    veth(leaf, port, &[], &hv, "up0", &[], 1500)?;
+    for dev in ["nic0", "up0"] {
+        hv.ip(&["link", "set", dev, "master", "qbr"])?;
+    }
+    hv.ip(&["link", "set", "qbr", "up"])?;
     ns.ip(&["link", "set", "eth0", "down"])?;
     ns.ip(&["link", "set", "eth0", "address", mac])?;
     ns.addr("eth0", cidr)?;
@@ -578,6 +604,7 @@ pub fn attach_host(
     leaf.ip(&["link", "set", port, "master", &format!("br{vni}"), "up"])?;
     Ok(Host {
         ns,
+        hv,
         mac: mac.to_string(),
         cidr: cidr.to_string(),
         vni,
@@ -626,6 +653,61 @@ pub fn rarp_announce(host: &Netns, mac: &str) -> Result<()> {
     });
     rx.recv_timeout(Duration::from_secs(5))
         .context("RARP sender did not report")?
+}
+
+/// Waits (polling every 100 µs, at most `timeout`) until `dev` in `ns`
+/// is IFF_RUNNING (operstate up), then 1 ms more: the kernel's linkwatch
+/// work sets the operstate, then activates the device's queue and tells
+/// its bridge, which then forwards on it.
+pub fn wait_running(ns: &Netns, dev: &str, timeout: Duration) -> Result<()> {
+    let path = format!("/run/netns/{}", ns.name());
+    let name = std::ffi::CString::new(dev).context("device name")?;
+    let what = format!("{dev} in {} running", ns.name());
+    std::thread::spawn(move || -> Result<()> {
+        let f = std::fs::File::open(&path).with_context(|| format!("open {path}"))?;
+        // SAFETY: setns on an open namespace fd; only this thread changes.
+        if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            return Err(std::io::Error::last_os_error()).context("setns");
+        }
+        // SAFETY: socket(2); the fd is owned right after the check.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error()).context("socket");
+        }
+        // SAFETY: fd is a fresh socket we own.
+        let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+        let bytes = name.as_bytes_with_nul();
+        if bytes.len() > libc::IFNAMSIZ {
+            bail!("device name too long");
+        }
+        let start = Instant::now();
+        let step = Duration::from_micros(100);
+        let max_tries = timeout.as_micros() / step.as_micros() + 2;
+        for _ in 0..max_tries {
+            // SAFETY: ifreq is plain data; zero is valid.
+            let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+            for (d, s) in ifr.ifr_name.iter_mut().zip(bytes) {
+                *d = *s as libc::c_char;
+            }
+            // SAFETY: SIOCGIFFLAGS fills ifr_ifru.ifru_flags of a valid ifreq.
+            if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr) } != 0 {
+                return Err(std::io::Error::last_os_error()).context("SIOCGIFFLAGS");
+            }
+            // SAFETY: the kernel wrote the flags member.
+            let flags = unsafe { ifr.ifr_ifru.ifru_flags };
+            if i32::from(flags) & libc::IFF_RUNNING != 0 {
+                std::thread::sleep(Duration::from_millis(1));
+                return Ok(());
+            }
+            if start.elapsed() >= timeout {
+                break;
+            }
+            std::thread::sleep(step);
+        }
+        bail!("{what}: not within {timeout:?}")
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("the link poller panicked"))?
 }
 
 fn parse_mac(s: &str) -> Result<[u8; 6]> {
