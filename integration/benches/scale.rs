@@ -23,7 +23,11 @@
 //! - `EVPND_SCALE_SIZES` (default `100000,1000000`): MAC counts;
 //! - `EVPND_SCALE_ONLY`: `evpnd`, `frr` or both (comma list);
 //! - `EVPND_SCALE_CAP_SECS` (300): cap per phase;
-//! - `EVPND_SCALE_VERIFY` (1): check the final FDB with a dump (0 = skip).
+//! - `EVPND_SCALE_VERIFY` (200000): check the final FDB with one dump up to
+//!   this many MACs (0 = never). The kernel's FDB dump is quadratic (each
+//!   continuation skips from the start of the table): ~10 s at 100k here.
+//! - `EVPND_SCALE_PERF=DIR`: `perf record -g` the daemon(s) of each run
+//!   into `DIR/<daemon>-<N>.data` (profiling).
 //!
 //! Needs root and FRR (`make deps`); prints `SKIPPED` otherwise.
 #![allow(
@@ -265,12 +269,26 @@ fn run(kind: Kind, n: u32, wa: &Workload, wb: &Workload, cap: Duration) -> Resul
             )?)
         }
     };
+    let mut perf = match std::env::var("EVPND_SCALE_PERF") {
+        Ok(d) if !d.is_empty() => {
+            let pids: Vec<String> = dut.pids().iter().map(u32::to_string).collect();
+            let out = format!("{d}/{}-{n}.data", kind.label().replace([' ', '+'], "-"));
+            Some(
+                std::process::Command::new("perf")
+                    .args(["record", "-q", "-F", "499", "-g", "-o", &out, "-p"])
+                    .arg(pids.join(","))
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .context("start perf record")?,
+            )
+        }
+        _ => None,
+    };
     let mut watch = FdbWatch::start(&leaf, n, vtep_a, vtep_b)?;
     watch.target(Vtep::A, u64::from(n));
     let stream = accept_within(&listener, Duration::from_secs(60))
         .with_context(|| format!("{} did not connect", kind.label()))?;
-    // Let the daemon settle after the session came up (FRR sends its
-    // IMET, evpnd its reconcile) before the clock starts.
     let cpu0 = dut.cpu();
     let cfg = SessionCfg {
         asn: ASN,
@@ -310,6 +328,11 @@ fn run(kind: Kind, n: u32, wa: &Workload, wb: &Workload, cap: Duration) -> Resul
     }
     let cpu = dut.cpu() - cpu0;
     let rss_mib = dut.hwm_mib();
+    if let Some(p) = perf.as_mut() {
+        // SAFETY: kill(2) on our own child: perf writes its file on SIGINT.
+        unsafe { libc::kill(p.id() as libc::pid_t, libc::SIGINT) };
+        let _ = p.wait();
+    }
     let overruns = watch.overruns();
     let events = watch.events();
     watch.stop()?;
@@ -318,7 +341,7 @@ fn run(kind: Kind, n: u32, wa: &Workload, wb: &Workload, cap: Duration) -> Resul
             " [watcher lost events {overruns}x, recounted from dumps]"
         ));
     }
-    if env_u64("EVPND_SCALE_VERIFY", 1) != 0 && moved.secs.is_some() {
+    if u64::from(n) <= env_u64("EVPND_SCALE_VERIFY", 200_000) && moved.secs.is_some() {
         match dump_count(&leaf, n, vtep_a, vtep_b, cap) {
             Ok((at_a, at_b, other, took)) => {
                 eprintln!(

@@ -77,6 +77,10 @@ pub struct Netlink {
     devs: DevMap,
     /// The observation stream was handed out.
     observed: bool,
+    /// The running monitor, for [`Dataplane::bulk`].
+    monitor: Option<monitor::MonitorCtl>,
+    /// Inside a bulk period.
+    bulk: bool,
 }
 
 impl Netlink {
@@ -94,6 +98,8 @@ impl Netlink {
             links: Links::default(),
             devs: DevMap::default(),
             observed: false,
+            monitor: None,
+            bulk: false,
         })
     }
 
@@ -613,12 +619,26 @@ impl Dataplane for Netlink {
         if self.observed {
             return Err(Error::AlreadySubscribed);
         }
-        let obs = monitor::start(monitor::MonitorConfig {
+        let (obs, ctl) = monitor::start(monitor::MonitorConfig {
             protocol: self.cfg.protocol,
             rcvbuf: self.cfg.monitor_rcvbuf,
         })?;
         self.observed = true;
+        self.monitor = Some(ctl);
         Ok(obs)
+    }
+
+    fn bulk(&mut self, on: bool) {
+        if self.bulk == on {
+            return;
+        }
+        self.bulk = on;
+        if let Some(m) = &self.monitor {
+            match m.quiet(on) {
+                Ok(()) => tracing::debug!(on, "monitor: bulk period"),
+                Err(e) => tracing::warn!(on, error = %e, "monitor: neighbour group membership"),
+            }
+        }
     }
 }
 

@@ -32,6 +32,7 @@ mod api;
 mod glue;
 pub mod instance;
 pub mod mobility;
+mod vecmap;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
@@ -51,8 +52,10 @@ use tracing::{debug, info, warn};
 use super::io::DataplaneRequest;
 use super::rib::{AttrSet, NlriExtra, RouteKey};
 use crate::config::{Config, Flooding};
+use crate::core::hash::FastMap;
 use instance::{EvpnCfg, IpVrfCfg, MacVrfCfg};
 use mobility::{compare, next_seq, Claim, Dad, MoveReason};
+use vecmap::VecMap;
 
 /// A local route for the core to install into or withdraw from the RIB.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,27 +141,58 @@ struct RouteCand {
 
 #[derive(Debug, Default)]
 struct VrfRoute {
-    cands: BTreeMap<EvpnKey, RouteCand>,
+    cands: VecMap<EvpnKey, RouteCand>,
     programmed: Option<IpAddr>,
 }
 
-/// What one imported route contributed, to be undone on withdrawal.
+/// What one imported route contributed, to be undone on withdrawal: one
+/// exactly sized list (a million imported RT-2s each hold one entry; five
+/// separate vectors cost 120 octets per route before any element).
 #[derive(Debug, Default)]
-struct Imported {
-    macs: Vec<(Vni, Mac)>,
-    ips: Vec<(Vni, IpAddr)>,
-    routes: Vec<(Vni, IpNetwork)>,
-    rmacs: Vec<(Vni, IpAddr)>,
-    flood: Vec<(Vni, IpAddr)>,
+struct Imported(Vec<Contrib>);
+
+#[derive(Debug, Clone, Copy)]
+enum Contrib {
+    Mac(Vni, Mac),
+    Ip(Vni, IpAddr),
+    Route(Vni, IpNetwork),
+    Rmac(Vni, IpAddr),
+    Flood(Vni, IpAddr),
 }
 
 impl Imported {
     fn is_empty(&self) -> bool {
-        self.macs.is_empty()
-            && self.ips.is_empty()
-            && self.routes.is_empty()
-            && self.rmacs.is_empty()
-            && self.flood.is_empty()
+        self.0.is_empty()
+    }
+    fn macs(&self) -> impl Iterator<Item = (Vni, Mac)> + '_ {
+        self.0.iter().filter_map(|c| match c {
+            Contrib::Mac(v, m) => Some((*v, *m)),
+            _ => None,
+        })
+    }
+    fn ips(&self) -> impl Iterator<Item = (Vni, IpAddr)> + '_ {
+        self.0.iter().filter_map(|c| match c {
+            Contrib::Ip(v, m) => Some((*v, *m)),
+            _ => None,
+        })
+    }
+    fn routes(&self) -> impl Iterator<Item = (Vni, IpNetwork)> + '_ {
+        self.0.iter().filter_map(|c| match c {
+            Contrib::Route(v, m) => Some((*v, *m)),
+            _ => None,
+        })
+    }
+    fn rmacs(&self) -> impl Iterator<Item = (Vni, IpAddr)> + '_ {
+        self.0.iter().filter_map(|c| match c {
+            Contrib::Rmac(v, m) => Some((*v, *m)),
+            _ => None,
+        })
+    }
+    fn flood(&self) -> impl Iterator<Item = (Vni, IpAddr)> + '_ {
+        self.0.iter().filter_map(|c| match c {
+            Contrib::Flood(v, m) => Some((*v, *m)),
+            _ => None,
+        })
     }
 }
 
@@ -177,7 +211,7 @@ pub struct MacState {
     /// Our sequence number for this MAC (what we advertise while local).
     pub seq: u32,
     /// Imported remote RT-2s for this MAC, MAC-only and MAC+IP.
-    pub remote: BTreeMap<EvpnKey, RemoteCand>,
+    pub remote: VecMap<EvpnKey, RemoteCand>,
     /// The remote MAC in the intent.
     pub programmed: Option<RemoteMac>,
     /// Local IPs bound to this MAC (advertised as MAC+IP).
@@ -206,7 +240,7 @@ pub struct IpState {
     /// Bound to a local MAC (advertised as MAC+IP).
     pub local_mac: Option<Mac>,
     pending: Option<Mac>,
-    pub remote: BTreeMap<EvpnKey, RemoteCand>,
+    pub remote: VecMap<EvpnKey, RemoteCand>,
     pub programmed: Option<Mac>,
 }
 
@@ -223,8 +257,8 @@ impl IpState {
 #[derive(Debug)]
 pub struct MacVrf {
     pub cfg: MacVrfCfg,
-    pub macs: HashMap<Mac, MacState>,
-    pub ips: HashMap<IpAddr, IpState>,
+    pub macs: FastMap<Mac, MacState>,
+    pub ips: FastMap<IpAddr, IpState>,
 }
 
 /// Counters for `evpnctl show evpn vni` and the metrics.
@@ -248,7 +282,7 @@ pub struct Evpn {
     by_svi: HashMap<String, Vni>,
     import_l2: HashMap<RouteTarget, Vec<Vni>>,
     import_l3: HashMap<RouteTarget, Vec<Vni>>,
-    imported: HashMap<EvpnKey, Imported>,
+    imported: FastMap<EvpnKey, Imported>,
     vrf_routes: HashMap<(Vni, IpNetwork), VrfRoute>,
     /// (L3 VNI, IP) of local MAC+IP hosts: never routed to a remote VTEP.
     local_hosts: HashSet<(Vni, IpAddr)>,
@@ -329,8 +363,8 @@ impl Evpn {
                 v.vni,
                 MacVrf {
                     cfg: v.clone(),
-                    macs: HashMap::new(),
-                    ips: HashMap::new(),
+                    macs: FastMap::default(),
+                    ips: FastMap::default(),
                 },
             );
         }
@@ -351,7 +385,7 @@ impl Evpn {
             by_svi,
             import_l2,
             import_l3,
-            imported: HashMap::new(),
+            imported: FastMap::default(),
             vrf_routes: HashMap::new(),
             local_hosts: HashSet::new(),
             rmac_refs: HashMap::new(),
@@ -649,6 +683,8 @@ impl Evpn {
         if let Some(p) = path {
             let imp = self.import_path(&key, &p, &mut touched);
             if !imp.is_empty() {
+                let mut imp = imp;
+                imp.0.shrink_to_fit();
                 self.imported.insert(key, imp);
             }
         }
@@ -679,11 +715,11 @@ impl Evpn {
                         continue;
                     };
                     v.macs.entry(mac).or_default().remote.insert(*key, cand);
-                    imp.macs.push((vni, mac));
+                    imp.0.push(Contrib::Mac(vni, mac));
                     t.macs.push((vni, mac));
                     if let Some(ip) = ip {
                         v.ips.entry(ip).or_default().remote.insert(*key, cand);
-                        imp.ips.push((vni, ip));
+                        imp.0.push(Contrib::Ip(vni, ip));
                         t.ips.push((vni, ip));
                     }
                 }
@@ -715,7 +751,7 @@ impl Evpn {
                         .is_some_and(|v| v.cfg.flooding == Flooding::IngressReplication);
                     if ir {
                         self.flood_ref(vni, vtep, true);
-                        imp.flood.push((vni, vtep));
+                        imp.0.push(Contrib::Flood(vni, vtep));
                     }
                 }
             }
@@ -752,16 +788,16 @@ impl Evpn {
             .or_default()
             .cands
             .insert(key, RouteCand { vtep, seq });
-        imp.routes.push((l3vni, net));
+        imp.0.push(Contrib::Route(l3vni, net));
         t.routes.push((l3vni, net));
         if let Some(m) = router_mac {
             self.rmac_ref(l3vni, vtep, Some(m));
-            imp.rmacs.push((l3vni, vtep));
+            imp.0.push(Contrib::Rmac(l3vni, vtep));
         }
     }
 
     fn unimport(&mut self, key: &EvpnKey, old: Imported, t: &mut Touched) {
-        for (vni, mac) in old.macs {
+        for (vni, mac) in old.macs() {
             if let Some(st) = self.l2.get_mut(&vni).and_then(|v| v.macs.get_mut(&mac)) {
                 if let Some(c) = st.remote.remove(key) {
                     let r = self.recent.entry((vni, mac)).or_default();
@@ -785,22 +821,22 @@ impl Evpn {
                 r.at.is_some_and(|at| now.saturating_duration_since(at) <= RECENT_HOLD)
             });
         }
-        for (vni, ip) in old.ips {
+        for (vni, ip) in old.ips() {
             if let Some(st) = self.l2.get_mut(&vni).and_then(|v| v.ips.get_mut(&ip)) {
                 st.remote.remove(key);
             }
             t.ips.push((vni, ip));
         }
-        for r in old.routes {
+        for r in old.routes() {
             if let Some(vr) = self.vrf_routes.get_mut(&r) {
                 vr.cands.remove(key);
             }
             t.routes.push(r);
         }
-        for (l3vni, vtep) in old.rmacs {
+        for (l3vni, vtep) in old.rmacs() {
             self.rmac_ref(l3vni, vtep, None);
         }
-        for (vni, vtep) in old.flood {
+        for (vni, vtep) in old.flood() {
             self.flood_ref(vni, vtep, false);
         }
     }
