@@ -6,8 +6,11 @@
 //!
 //! 1. N MAC-only RT-2 routes from VTEP A (RD A:100, RT 65000:100, label
 //!    100, encapsulation VXLAN, next hop A);
-//! 2. then the same N MACs from VTEP B (RD B:100, next hop B) with MAC
-//!    Mobility sequence number 1: every MAC moved.
+//! 2. then it re-advertises all N routes with next hop VTEP B and MAC
+//!    Mobility sequence number 1: every MAC moved. By default the same
+//!    NLRI (RD A:100) are re-advertised, so each replaces its route; with
+//!    `EVPND_SCALE_MOVE=new-rd` VTEP B advertises under its own RD B:100
+//!    and A's routes stay (both held, the sequence number decides).
 //!
 //! Measured from the first UPDATE of each phase: the time until the
 //! leaf's kernel FDB holds all N VXLAN entries pointing at A, then until
@@ -23,6 +26,7 @@
 //! - `EVPND_SCALE_SIZES` (default `100000,1000000`): MAC counts;
 //! - `EVPND_SCALE_ONLY`: `evpnd`, `frr` or both (comma list);
 //! - `EVPND_SCALE_CAP_SECS` (300): cap per phase;
+//! - `EVPND_SCALE_MOVE` (`readvertise`): `new-rd` for VTEP B's own RD;
 //! - `EVPND_SCALE_VERIFY` (200000): check the final FDB with one dump up to
 //!   this many MACs (0 = never). The kernel's FDB dump is quadratic (each
 //!   continuation skips from the start of the table): ~10 s at 100k here.
@@ -463,12 +467,26 @@ fn main() -> Result<()> {
     let only = std::env::var("EVPND_SCALE_ONLY").unwrap_or_default();
     let want = |s: &str| only.is_empty() || only.split(',').any(|o| o.trim() == s);
     let (vtep_a, vtep_b) = (Ipv4Addr::new(10, 0, LINK, 1), Ipv4Addr::new(10, 0, LINK, 3));
+    let new_rd = match std::env::var("EVPND_SCALE_MOVE").as_deref() {
+        Ok("new-rd") => true,
+        Ok("readvertise") | Ok("") | Err(_) => false,
+        Ok(other) => bail!("EVPND_SCALE_MOVE: `readvertise` or `new-rd`, not {other:?}"),
+    };
+    println!(
+        "move: {}",
+        if new_rd {
+            "VTEP B advertises under its own RD (A's routes stay)"
+        } else {
+            "the same routes re-advertised with next hop B (each replaces its route)"
+        }
+    );
     let mut rows = Vec::new();
     let mut failures = Vec::new();
     for n in sizes {
         let t = Instant::now();
-        let wa = Workload::rt2_macs(n, ASN, vtep_a, VNI, None)?;
-        let wb = Workload::rt2_macs(n, ASN, vtep_b, VNI, Some(1))?;
+        let wa = Workload::rt2_macs(n, ASN, vtep_a, vtep_a, VNI, None)?;
+        let rd_b = if new_rd { vtep_b } else { vtep_a };
+        let wb = Workload::rt2_macs(n, ASN, vtep_b, rd_b, VNI, Some(1))?;
         eprintln!(
             "scale: built 2 x {n} MAC-only RT-2 ({} + {} UPDATEs, {:.1} MB) in {:.2} s",
             wa.messages,

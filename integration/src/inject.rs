@@ -135,15 +135,15 @@ impl Workload {
         })
     }
 
-    /// `n` MAC-only RT-2 routes (no IP) of MACs `02:00:<i as 4 octets>`, as
-    /// the VTEP `vtep` advertises them: RD `vtep:vni`, RT `asn:vni`, label
-    /// = VNI, encapsulation VXLAN, next hop `vtep`, and with `seq` the MAC
-    /// Mobility extended community (RFC 7432 §7.7) carrying that sequence
-    /// number (a move to this VTEP).
+    /// `n` MAC-only RT-2 routes (no IP) of MACs `02:00:<i as 4 octets>`
+    /// with RD `rd_ip:vni`, RT `asn:vni`, label = VNI, encapsulation VXLAN,
+    /// next hop `vtep`, and with `seq` the MAC Mobility extended community
+    /// (RFC 7432 §7.7) carrying that sequence number (a move to `vtep`).
     pub fn rt2_macs(
         n: u32,
         asn: u32,
         vtep: Ipv4Addr,
+        rd_ip: Ipv4Addr,
         vni: u32,
         seq: Option<u32>,
     ) -> Result<Workload> {
@@ -166,7 +166,7 @@ impl Workload {
             ext_communities: Some(ext),
             ..PathAttrs::default()
         };
-        let rd = format!("{vtep}:{vni}")
+        let rd = format!("{rd_ip}:{vni}")
             .parse()
             .map_err(|e| anyhow!("RD: {e:?}"))?;
         let label = Label::from_vni(vni_v);

@@ -192,3 +192,15 @@ mod tests {
         }
     }
 }
+
+impl super::compact::Empty for Dad {
+    fn empty() -> &'static Dad {
+        static E: Dad = Dad {
+            moves: VecDeque::new(),
+            frozen: None,
+            total_moves: 0,
+            last_move: None,
+        };
+        &E
+    }
+}

@@ -29,10 +29,10 @@
 //! table size.
 
 mod api;
+mod compact;
 mod glue;
 pub mod instance;
 pub mod mobility;
-mod vecmap;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
@@ -53,9 +53,9 @@ use super::io::DataplaneRequest;
 use super::rib::{AttrSet, NlriExtra, RouteKey};
 use crate::config::{Config, Flooding};
 use crate::core::hash::FastMap;
+use compact::{Lazy, VecMap};
 use instance::{EvpnCfg, IpVrfCfg, MacVrfCfg};
 use mobility::{compare, next_seq, Claim, Dad, MoveReason};
-use vecmap::VecMap;
 
 /// A local route for the core to install into or withdraw from the RIB.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,8 +148,18 @@ struct VrfRoute {
 /// What one imported route contributed, to be undone on withdrawal: one
 /// exactly sized list (a million imported RT-2s each hold one entry; five
 /// separate vectors cost 120 octets per route before any element).
-#[derive(Debug, Default)]
-struct Imported(Vec<Contrib>);
+/// Nearly every route contributes exactly one item: kept inline then.
+#[derive(Debug)]
+enum Imported {
+    One(Contrib),
+    Many(Vec<Contrib>),
+}
+
+impl Default for Imported {
+    fn default() -> Self {
+        Imported::Many(Vec::new())
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 enum Contrib {
@@ -162,34 +172,47 @@ enum Contrib {
 
 impl Imported {
     fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.items().is_empty()
+    }
+    fn push(&mut self, c: Contrib) {
+        match self {
+            Imported::Many(v) if v.is_empty() => *self = Imported::One(c),
+            Imported::One(x) => *self = Imported::Many(vec![*x, c]),
+            Imported::Many(v) => v.push(c),
+        }
+    }
+    fn items(&self) -> &[Contrib] {
+        match self {
+            Imported::One(c) => std::slice::from_ref(c),
+            Imported::Many(v) => v,
+        }
     }
     fn macs(&self) -> impl Iterator<Item = (Vni, Mac)> + '_ {
-        self.0.iter().filter_map(|c| match c {
+        self.items().iter().filter_map(|c| match c {
             Contrib::Mac(v, m) => Some((*v, *m)),
             _ => None,
         })
     }
     fn ips(&self) -> impl Iterator<Item = (Vni, IpAddr)> + '_ {
-        self.0.iter().filter_map(|c| match c {
+        self.items().iter().filter_map(|c| match c {
             Contrib::Ip(v, m) => Some((*v, *m)),
             _ => None,
         })
     }
     fn routes(&self) -> impl Iterator<Item = (Vni, IpNetwork)> + '_ {
-        self.0.iter().filter_map(|c| match c {
+        self.items().iter().filter_map(|c| match c {
             Contrib::Route(v, m) => Some((*v, *m)),
             _ => None,
         })
     }
     fn rmacs(&self) -> impl Iterator<Item = (Vni, IpAddr)> + '_ {
-        self.0.iter().filter_map(|c| match c {
+        self.items().iter().filter_map(|c| match c {
             Contrib::Rmac(v, m) => Some((*v, *m)),
             _ => None,
         })
     }
     fn flood(&self) -> impl Iterator<Item = (Vni, IpAddr)> + '_ {
-        self.0.iter().filter_map(|c| match c {
+        self.items().iter().filter_map(|c| match c {
             Contrib::Flood(v, m) => Some((*v, *m)),
             _ => None,
         })
@@ -207,7 +230,7 @@ pub struct LocalPort {
 /// Everything known about one MAC in one MAC-VRF.
 #[derive(Debug, Default)]
 pub struct MacState {
-    pub local: Option<LocalPort>,
+    pub local: Option<Box<LocalPort>>,
     /// Our sequence number for this MAC (what we advertise while local).
     pub seq: u32,
     /// Imported remote RT-2s for this MAC, MAC-only and MAC+IP.
@@ -215,10 +238,10 @@ pub struct MacState {
     /// The remote MAC in the intent.
     pub programmed: Option<RemoteMac>,
     /// Local IPs bound to this MAC (advertised as MAC+IP).
-    pub local_ips: BTreeSet<IpAddr>,
+    pub local_ips: Lazy<BTreeSet<IpAddr>>,
     /// ARP/ND entries seen for this MAC before the MAC was learned here.
-    pending_ips: BTreeSet<IpAddr>,
-    pub dad: Dad,
+    pending_ips: Lazy<BTreeSet<IpAddr>>,
+    pub dad: Lazy<Dad>,
 }
 
 impl MacState {
@@ -684,7 +707,9 @@ impl Evpn {
             let imp = self.import_path(&key, &p, &mut touched);
             if !imp.is_empty() {
                 let mut imp = imp;
-                imp.0.shrink_to_fit();
+                if let Imported::Many(v) = &mut imp {
+                    v.shrink_to_fit();
+                }
                 self.imported.insert(key, imp);
             }
         }
@@ -715,11 +740,11 @@ impl Evpn {
                         continue;
                     };
                     v.macs.entry(mac).or_default().remote.insert(*key, cand);
-                    imp.0.push(Contrib::Mac(vni, mac));
+                    imp.push(Contrib::Mac(vni, mac));
                     t.macs.push((vni, mac));
                     if let Some(ip) = ip {
                         v.ips.entry(ip).or_default().remote.insert(*key, cand);
-                        imp.0.push(Contrib::Ip(vni, ip));
+                        imp.push(Contrib::Ip(vni, ip));
                         t.ips.push((vni, ip));
                     }
                 }
@@ -751,7 +776,7 @@ impl Evpn {
                         .is_some_and(|v| v.cfg.flooding == Flooding::IngressReplication);
                     if ir {
                         self.flood_ref(vni, vtep, true);
-                        imp.0.push(Contrib::Flood(vni, vtep));
+                        imp.push(Contrib::Flood(vni, vtep));
                     }
                 }
             }
@@ -788,11 +813,11 @@ impl Evpn {
             .or_default()
             .cands
             .insert(key, RouteCand { vtep, seq });
-        imp.0.push(Contrib::Route(l3vni, net));
+        imp.push(Contrib::Route(l3vni, net));
         t.routes.push((l3vni, net));
         if let Some(m) = router_mac {
             self.rmac_ref(l3vni, vtep, Some(m));
-            imp.0.push(Contrib::Rmac(l3vni, vtep));
+            imp.push(Contrib::Rmac(l3vni, vtep));
         }
     }
 
@@ -1170,10 +1195,10 @@ impl Evpn {
                 return;
             }
         }
-        st.local = Some(LocalPort {
+        st.local = Some(Box::new(LocalPort {
             port: port.to_string(),
             sticky,
-        });
+        }));
         let pending = std::mem::take(&mut st.pending_ips);
         // Migration: the IPs the old leaf advertised with this MAC.
         let mut migrated: Vec<IpAddr> = Vec::new();
