@@ -700,11 +700,15 @@ impl Evpn {
     /// contributed, import the new one, resolve what changed.
     pub fn import(&mut self, key: EvpnKey, path: Option<PathInfo>) {
         let mut touched = Touched::default();
+        let mut gone = Vec::new();
         if let Some(old) = self.imported.remove(&key) {
-            self.unimport(&key, old, &mut touched);
+            self.unimport(&key, old, &mut touched, &mut gone);
         }
         if let Some(p) = path {
             let imp = self.import_path(&key, &p, &mut touched);
+            // A route replaced by a new version of itself (new next hop,
+            // new sequence number) did not leave the MAC.
+            gone.retain(|(vni, mac, _)| !imp.macs().any(|m| m == (*vni, *mac)));
             if !imp.is_empty() {
                 let mut imp = imp;
                 if let Imported::Many(v) = &mut imp {
@@ -712,6 +716,9 @@ impl Evpn {
                 }
                 self.imported.insert(key, imp);
             }
+        }
+        for (vni, mac, seq) in gone {
+            self.remember_withdrawn(&key, vni, mac, seq);
         }
         self.resolve(touched);
     }
@@ -821,30 +828,51 @@ impl Evpn {
         }
     }
 
-    fn unimport(&mut self, key: &EvpnKey, old: Imported, t: &mut Touched) {
-        for (vni, mac) in old.macs() {
-            if let Some(st) = self.l2.get_mut(&vni).and_then(|v| v.macs.get_mut(&mac)) {
-                if let Some(c) = st.remote.remove(key) {
-                    let r = self.recent.entry((vni, mac)).or_default();
-                    if r.at
-                        .is_none_or(|at| self.now.saturating_duration_since(at) > RECENT_HOLD)
-                    {
-                        *r = Recent::default();
-                    }
-                    r.at = Some(self.now);
-                    r.seq = r.seq.max(c.seq);
-                    if let EvpnKey::MacIp { ip: Some(ip), .. } = key {
-                        r.ips.insert(*ip);
-                    }
-                }
-            }
-            t.macs.push((vni, mac));
+    /// A remote route of `mac` went away: remember it for [`RECENT_HOLD`]
+    /// (a local learn soon after is a move). The map is bounded: past
+    /// [`RECENT_MAX`] the expired entries go, and if that is not enough the
+    /// older half, so a burst of withdrawals costs amortized O(1) each.
+    fn remember_withdrawn(&mut self, key: &EvpnKey, vni: Vni, mac: Mac, seq: u32) {
+        let now = self.now;
+        let r = self.recent.entry((vni, mac)).or_default();
+        if r.at
+            .is_none_or(|at| now.saturating_duration_since(at) > RECENT_HOLD)
+        {
+            *r = Recent::default();
+        }
+        r.at = Some(now);
+        r.seq = r.seq.max(seq);
+        if let EvpnKey::MacIp { ip: Some(ip), .. } = key {
+            r.ips.insert(*ip);
         }
         if self.recent.len() > RECENT_MAX {
-            let now = self.now;
             self.recent.retain(|_, r| {
                 r.at.is_some_and(|at| now.saturating_duration_since(at) <= RECENT_HOLD)
             });
+            if self.recent.len() > RECENT_MAX / 2 {
+                let mut ages: Vec<Instant> = self.recent.values().filter_map(|r| r.at).collect();
+                let mid = ages.len() / 2;
+                let (_, cut, _) = ages.select_nth_unstable(mid);
+                let cut = *cut;
+                self.recent.retain(|_, r| r.at.is_some_and(|at| at > cut));
+            }
+        }
+    }
+
+    fn unimport(
+        &mut self,
+        key: &EvpnKey,
+        old: Imported,
+        t: &mut Touched,
+        gone: &mut Vec<(Vni, Mac, u32)>,
+    ) {
+        for (vni, mac) in old.macs() {
+            if let Some(st) = self.l2.get_mut(&vni).and_then(|v| v.macs.get_mut(&mac)) {
+                if let Some(c) = st.remote.remove(key) {
+                    gone.push((vni, mac, c.seq));
+                }
+            }
+            t.macs.push((vni, mac));
         }
         for (vni, ip) in old.ips() {
             if let Some(st) = self.l2.get_mut(&vni).and_then(|v| v.ips.get_mut(&ip)) {
