@@ -491,7 +491,10 @@ impl Dataplane for Netlink {
             generation,
             ..Report::default()
         };
-        let items: BTreeSet<Item> = changes.iter().map(Item::of).collect();
+        // Sorted vectors, not trees: a merged bulk apply has 64k changes.
+        let mut items: Vec<Item> = changes.iter().map(Item::of).collect();
+        items.sort_unstable();
+        items.dedup();
         let mut before = Entries::new();
         for i in &items {
             project_item(&self.intent, i, &mut before);
@@ -505,7 +508,10 @@ impl Dataplane for Netlink {
             project_item(&self.intent, i, &mut after);
         }
         drop(items);
-        let keys: BTreeSet<&Key> = before.keys().chain(after.keys()).collect();
+        // Two sorted runs: the stable sort merges them in linear time.
+        let mut keys: Vec<&Key> = before.keys().chain(after.keys()).collect();
+        keys.sort();
+        keys.dedup();
         let ops = diff_keys(keys, &after, &before);
         drop((before, after));
         self.execute(&ops, &mut report).await;

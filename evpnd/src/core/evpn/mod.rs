@@ -438,7 +438,7 @@ impl Evpn {
     pub fn start(&mut self, generation: u64) {
         self.intent.generation = generation;
         self.out
-            .push_back(DataplaneRequest::Reconcile(self.intent.clone()));
+            .push_back(DataplaneRequest::Reconcile(self.full_intent()));
         let l2: Vec<MacVrfCfg> = self.l2.values().map(|v| v.cfg.clone()).collect();
         for v in &l2 {
             if let Some(gw) = v.gateway() {
@@ -479,8 +479,27 @@ impl Evpn {
     // ---- dataplane output -------------------------------------------------
 
     fn change(&mut self, c: Change) {
-        self.intent.apply(&c);
+        // Remote MACs are not copied into `self.intent`: `MacState::
+        // programmed` holds them, and [`Evpn::full_intent`] adds them when a
+        // whole intent is published (a second copy of a million entries,
+        // next to the dataplane's own, cost ~50 MB and a tree insert each).
+        if !matches!(c, Change::RemoteMac { .. }) {
+            self.intent.apply(&c);
+        }
         self.batch.push(c);
+    }
+
+    /// The whole intent: `self.intent` plus the remote MACs.
+    fn full_intent(&self) -> Intent {
+        let mut i = self.intent.clone();
+        for (vni, v) in &self.l2 {
+            for (mac, st) in &v.macs {
+                if let Some(p) = st.programmed {
+                    i.remote_macs.insert((*vni, *mac), p);
+                }
+            }
+        }
+        i
     }
 
     /// Close the current change batch into an `Apply` request.
@@ -507,7 +526,7 @@ impl Evpn {
         self.flush();
         self.intent.generation += 1;
         self.out
-            .push_back(DataplaneRequest::Reconcile(self.intent.clone()));
+            .push_back(DataplaneRequest::Reconcile(self.full_intent()));
     }
 
     // ---- origination ------------------------------------------------------
@@ -1564,6 +1583,6 @@ impl Evpn {
             )
         });
         self.out
-            .push_front(DataplaneRequest::Reconcile(self.intent.clone()));
+            .push_front(DataplaneRequest::Reconcile(self.full_intent()));
     }
 }
