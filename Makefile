@@ -3,13 +3,15 @@ SHELL := /bin/bash
 CARGO ?= cargo
 FUZZ_SECONDS ?= 20
 
-.PHONY: help demo test test-unit test-fuzz test-vm lint fmt bench fuzz clean-netns deps build release
+.PHONY: help demo test test-unit test-fuzz test-vm lint fmt bench bench-scale fuzz clean-netns deps build release
 
 help:
 	@echo "make demo    build in release and run the biggest real job (see README)"
 	@echo "make test    install missing test dependencies, then run every test"
 	@echo "make lint    rustfmt check + clippy -D warnings"
 	@echo "make bench   benchmarks that print numbers and ratios"
+	@echo "make bench-scale  full pipeline at scale: 100k and 1M MACs into the kernel FDB, then moved, evpnd vs FRR (~6 min)"
+	@echo "             (EVPND_SCALE_SIZES=10000,100000 for a quick run)"
 	@echo "make fuzz    longer fuzzing runs (FUZZ_SECONDS per target, default 300)"
 	@echo "make clean-netns  remove leftover evpnd test namespaces"
 
@@ -41,7 +43,11 @@ fmt:
 	$(CARGO) fmt --all
 
 bench:
-	$(CARGO) bench --workspace
+	$(CARGO) bench --workspace --exclude integration
+	$(CARGO) bench -p integration --bench bgp_inject
+
+bench-scale:
+	$(CARGO) bench -p integration --bench scale
 
 fuzz:
 	@scripts/fuzz.sh 300
