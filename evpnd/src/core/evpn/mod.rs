@@ -229,19 +229,54 @@ pub struct LocalPort {
 
 /// Everything known about one MAC in one MAC-VRF.
 #[derive(Debug, Default)]
+///
+/// The local side (port, local IPs, DAD history) is one lazily allocated
+/// [`MacLocal`], reached through `Deref`: a MAC that is only ever remote
+/// (nearly all of a million) costs 56 octets plus its candidates.
 pub struct MacState {
-    pub local: Option<Box<LocalPort>>,
     /// Our sequence number for this MAC (what we advertise while local).
     pub seq: u32,
     /// Imported remote RT-2s for this MAC, MAC-only and MAC+IP.
     pub remote: VecMap<EvpnKey, RemoteCand>,
     /// The remote MAC in the intent.
     pub programmed: Option<RemoteMac>,
+    l: Lazy<MacLocal>,
+}
+
+/// The local side of a [`MacState`].
+#[derive(Debug, Default)]
+pub struct MacLocal {
+    pub local: Option<Box<LocalPort>>,
     /// Local IPs bound to this MAC (advertised as MAC+IP).
     pub local_ips: Lazy<BTreeSet<IpAddr>>,
     /// ARP/ND entries seen for this MAC before the MAC was learned here.
     pending_ips: Lazy<BTreeSet<IpAddr>>,
     pub dad: Lazy<Dad>,
+}
+
+impl compact::Empty for MacLocal {
+    fn empty() -> &'static MacLocal {
+        static E: MacLocal = MacLocal {
+            local: None,
+            local_ips: Lazy::new(),
+            pending_ips: Lazy::new(),
+            dad: Lazy::new(),
+        };
+        &E
+    }
+}
+
+impl std::ops::Deref for MacState {
+    type Target = MacLocal;
+    fn deref(&self) -> &MacLocal {
+        &self.l
+    }
+}
+
+impl std::ops::DerefMut for MacState {
+    fn deref_mut(&mut self) -> &mut MacLocal {
+        &mut self.l
+    }
 }
 
 impl MacState {
