@@ -426,6 +426,10 @@ fn print(rows: &[Row], cap: Duration) {
             t(&f.moved) / t(&e.moved).max(1e-3),
             e.rss_mib / f.rss_mib.max(1e-9)
         );
+        println!(
+            "{n} MACs: CPU seconds FRR/evpnd = {:.2}x (both phases; independent of how much of the machine each got)",
+            f.cpu / e.cpu.max(1e-3)
+        );
     }
     if let (Some(lo), Some(hi)) = (sizes.first(), sizes.last()) {
         if lo != hi {
