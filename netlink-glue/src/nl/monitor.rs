@@ -277,7 +277,14 @@ impl Monitor {
         let ports: Vec<u32> = self
             .links
             .values()
-            .filter(|l| l.master.is_some() && l.kind.as_deref() != Some("vxlan"))
+            .filter(|l| {
+                // Ports of a bridge (not a bridge enslaved to a VRF: a
+                // dump filtered on a bridge is its whole table).
+                l.kind.as_deref() != Some("vxlan")
+                    && l.master
+                        .and_then(|m| self.links.get(&m))
+                        .is_some_and(|m| m.kind.as_deref() == Some("bridge"))
+            })
             .map(|l| l.ifindex)
             .collect();
         self.fdb.clear();

@@ -129,6 +129,18 @@ impl Dad {
     }
 }
 
+impl super::compact::Empty for Dad {
+    fn empty() -> &'static Dad {
+        static E: Dad = Dad {
+            moves: VecDeque::new(),
+            frozen: None,
+            total_moves: 0,
+            last_move: None,
+        };
+        &E
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,17 +202,5 @@ mod tests {
         for i in 0..10 {
             assert!(!d.record(t0 + Duration::from_millis(i), why, 2, w, None, false));
         }
-    }
-}
-
-impl super::compact::Empty for Dad {
-    fn empty() -> &'static Dad {
-        static E: Dad = Dad {
-            moves: VecDeque::new(),
-            frozen: None,
-            total_moves: 0,
-            last_move: None,
-        };
-        &E
     }
 }
