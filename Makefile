@@ -3,14 +3,16 @@ SHELL := /bin/bash
 CARGO ?= cargo
 FUZZ_SECONDS ?= 20
 
-.PHONY: help demo test test-unit test-fuzz test-vm lint fmt bench bench-migration fuzz clean-netns deps build release
+.PHONY: help demo test test-unit test-fuzz test-vm lint fmt bench bench-migration bench-scale fuzz clean-netns deps build release
 
 help:
 	@echo "make demo    build in release and run the biggest real job (see README)"
 	@echo "make test    install missing test dependencies, then run every test"
 	@echo "make lint    rustfmt check + clippy -D warnings"
 	@echo "make bench   benchmarks that print numbers and ratios"
-	@echo "make bench-migration  VM live-migration convergence and loss, evpnd vs FRR leaves"
+	@echo "make bench-migration  VM live-migration convergence and loss, evpnd vs FRR leaves (~2 min)"
+	@echo "make bench-scale  full pipeline at scale: 100k and 1M MACs into the kernel FDB, then moved, evpnd vs FRR (~6 min)"
+	@echo "             (EVPND_SCALE_SIZES=10000,100000 for a quick run)"
 	@echo "make fuzz    longer fuzzing runs (FUZZ_SECONDS per target, default 300)"
 	@echo "make clean-netns  remove leftover evpnd test namespaces"
 
@@ -42,9 +44,14 @@ fmt:
 	$(CARGO) fmt --all
 
 bench:
-	$(CARGO) bench --workspace
+	$(CARGO) bench --workspace --exclude integration
+	$(CARGO) bench -p integration --bench bgp_inject
+	$(CARGO) bench -p integration --bench migration
 
-# Also part of `make bench` (cargo runs every bench target); about 2 min.
+bench-scale:
+	$(CARGO) bench -p integration --bench scale
+
+# Also part of `make bench`; about 2 min.
 # EVPND_BENCH_MOVES=5 for a quick run, EVPND_BENCH_ONLY=evpnd|frr.
 bench-migration:
 	$(CARGO) bench -p integration --bench migration

@@ -134,6 +134,65 @@ impl Workload {
             messages,
         })
     }
+
+    /// `n` MAC-only RT-2 routes (no IP) of MACs `02:00:<i as 4 octets>`
+    /// with RD `rd_ip:vni`, RT `asn:vni`, label = VNI, encapsulation VXLAN,
+    /// next hop `vtep`, and with `seq` the MAC Mobility extended community
+    /// (RFC 7432 §7.7) carrying that sequence number (a move to `vtep`).
+    pub fn rt2_macs(
+        n: u32,
+        asn: u32,
+        vtep: Ipv4Addr,
+        rd_ip: Ipv4Addr,
+        vni: u32,
+        seq: Option<u32>,
+    ) -> Result<Workload> {
+        let vni_v = Vni::new(vni).ok_or_else(|| anyhow!("bad VNI {vni}"))?;
+        let mut ext = vec![
+            ExtCommunity::RouteTarget(
+                format!("{asn}:{vni}")
+                    .parse()
+                    .map_err(|e| anyhow!("RT: {e:?}"))?,
+            ),
+            ExtCommunity::Encapsulation(TunnelType::Vxlan),
+        ];
+        if let Some(seq) = seq {
+            ext.push(ExtCommunity::MacMobility { seq, sticky: false });
+        }
+        let attrs = PathAttrs {
+            origin: Some(Origin::Igp),
+            as_path: Some(AsPath::default()),
+            local_pref: Some(100),
+            ext_communities: Some(ext),
+            ..PathAttrs::default()
+        };
+        let rd = format!("{rd_ip}:{vni}")
+            .parse()
+            .map_err(|e| anyhow!("RD: {e:?}"))?;
+        let label = Label::from_vni(vni_v);
+        let routes: Vec<EvpnRoute> = (0..n)
+            .map(|i| {
+                let b = i.to_be_bytes();
+                EvpnRoute::MacIp(MacIp {
+                    rd,
+                    esi: Esi::ZERO,
+                    eth_tag: 0,
+                    mac: Mac([0x02, 0, b[0], b[1], b[2], b[3]]),
+                    ip: None,
+                    label1: label,
+                    label2: None,
+                })
+            })
+            .collect();
+        let msgs = pack_evpn_reach(&attrs, &NextHop::V4(vtep), &routes, &DecodeCxt::default())
+            .map_err(|e| anyhow!("pack: {e}"))?;
+        let messages = msgs.len();
+        Ok(Workload {
+            routes: n,
+            bytes: Arc::new(msgs.concat()),
+            messages,
+        })
+    }
 }
 
 /// What a session has received so far.
@@ -163,6 +222,13 @@ impl RecvStats {
     }
 }
 
+/// When a payload queued with [`Session::send`] went out.
+#[derive(Debug, Default)]
+pub struct Sent {
+    pub first: OnceLock<Instant>,
+    pub all: OnceLock<Instant>,
+}
+
 /// Settings of our side of a session.
 #[derive(Debug, Clone)]
 pub struct SessionCfg {
@@ -181,6 +247,9 @@ pub struct Session {
     pub first_update: Arc<OnceLock<Instant>>,
     /// When the whole payload and End-of-RIB were written.
     pub sent_all: Arc<OnceLock<Instant>>,
+    /// Payloads queued with [`Session::send`], each with the instant its
+    /// first octet was handed to the kernel and when it was all written.
+    more: std::sync::mpsc::Sender<(Arc<Vec<u8>>, Arc<Sent>)>,
     stop: Arc<AtomicBool>,
     /// While set, the reader does not read (a slow peer: the daemon's
     /// writes back up into its buffers).
@@ -266,25 +335,37 @@ impl Session {
         };
         let first_update = Arc::new(OnceLock::new());
         let sent_all = Arc::new(OnceLock::new());
+        let (more, more_rx) = std::sync::mpsc::channel();
         let writer = {
             let mut wr = stream.try_clone()?;
             let stop = Arc::clone(&stop);
             let (first, all) = (Arc::clone(&first_update), Arc::clone(&sent_all));
             let ka = Duration::from_secs(u64::from(hold.max(3) / 3));
             std::thread::spawn(move || {
-                let _ = writer(&mut wr, payload, &first, &all, &stop, ka);
+                let _ = writer(&mut wr, payload, &first, &all, &stop, ka, &more_rx);
             })
         };
         Ok(Session {
             stats,
             first_update,
             sent_all,
+            more,
             stop,
             paused,
             reader: Some(reader),
             writer: Some(writer),
             stream,
         })
+    }
+
+    /// Queue more UPDATEs (after the first payload and End-of-RIB); the
+    /// returned [`Sent`] says when they went out.
+    pub fn send(&self, payload: Arc<Vec<u8>>) -> Result<Arc<Sent>> {
+        let sent = Arc::new(Sent::default());
+        self.more
+            .send((payload, Arc::clone(&sent)))
+            .map_err(|_| anyhow!("the session writer has ended"))?;
+        Ok(sent)
     }
 
     /// Start reading (after [`SessionCfg::paused`]).
@@ -318,6 +399,7 @@ fn writer(
     all: &OnceLock<Instant>,
     stop: &AtomicBool,
     keepalive_every: Duration,
+    more: &std::sync::mpsc::Receiver<(Arc<Vec<u8>>, Arc<Sent>)>,
 ) -> Result<()> {
     if let Some(p) = payload {
         let _ = first.set(Instant::now());
@@ -332,7 +414,17 @@ fn writer(
     let _ = all.set(Instant::now());
     let mut last = Instant::now();
     while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(100));
+        if let Ok((p, sent)) = more.recv_timeout(Duration::from_millis(100)) {
+            let _ = sent.first.set(Instant::now());
+            for chunk in p.chunks(256 * 1024) {
+                if stop.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
+                wr.write_all(chunk)?;
+            }
+            let _ = sent.all.set(Instant::now());
+            last = Instant::now();
+        }
         if last.elapsed() >= keepalive_every {
             wr.write_all(&keepalive())?;
             last = Instant::now();

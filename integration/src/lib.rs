@@ -22,6 +22,7 @@
 
 pub mod cleanup;
 pub mod fabric;
+pub mod fdbwatch;
 pub mod inject;
 pub mod json;
 pub mod netns;

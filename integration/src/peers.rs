@@ -279,6 +279,17 @@ impl Frr {
     /// Start zebra and bgpd with `bgpd_conf` (an `frr.conf` fragment, e.g.
     /// `router bgp …`) and wait until bgpd answers vtysh.
     pub fn start(ns: &Netns, dir: &TestDir, bgpd_conf: &str) -> Result<Frr> {
+        Self::start_with_zebra_args(ns, dir, bgpd_conf, &[])
+    }
+
+    /// [`Frr::start`] with more zebra arguments, e.g. `-s 90000000` (the
+    /// netlink receive buffer Debian's `/etc/frr/daemons` gives zebra).
+    pub fn start_with_zebra_args(
+        ns: &Netns,
+        dir: &TestDir,
+        bgpd_conf: &str,
+        zebra_args: &[&str],
+    ) -> Result<Frr> {
         let name = ns.name();
         let run_dir = PathBuf::from(format!("/var/run/frr/{name}"));
         std::fs::create_dir_all(&run_dir)
@@ -286,14 +297,14 @@ impl Frr {
         run_ok(Command::new("chown").args(["frr:frr"]).arg(&run_dir))?;
         let zebra_conf = dir.write(&format!("{name}-zebra.conf"), "frr defaults datacenter\n")?;
         let bgpd_path = dir.write(&format!("{name}-bgpd.conf"), bgpd_conf)?;
-        let zebra = frr_daemon(name, "zebra", &zebra_conf, dir.path())?;
+        let zebra = frr_daemon(name, "zebra", &zebra_conf, dir.path(), zebra_args)?;
         poll_until(
             &format!("zebra in {name}"),
             Duration::from_secs(10),
             Duration::from_millis(50),
             || Ok(run_dir.join("zserv.api").exists().then_some(())),
         )?;
-        let bgpd = frr_daemon(name, "bgpd", &bgpd_path, dir.path())?;
+        let bgpd = frr_daemon(name, "bgpd", &bgpd_path, dir.path(), &[])?;
         let frr = Frr {
             netns: name.to_string(),
             dir: dir.path().to_path_buf(),
@@ -373,12 +384,23 @@ impl Frr {
                 .with_context(|| format!("write {}", self.bgpd_conf.display()))?;
         }
         let _ = std::fs::remove_file(self.run_dir.join("bgpd.pid"));
-        self.bgpd = Some(frr_daemon(&self.netns, "bgpd", &self.bgpd_conf, &self.dir)?);
+        self.bgpd = Some(frr_daemon(
+            &self.netns,
+            "bgpd",
+            &self.bgpd_conf,
+            &self.dir,
+            &[],
+        )?);
         self.wait_bgpd()
     }
 
     pub fn bgpd_daemon(&mut self) -> Option<&mut Daemon> {
         self.bgpd.as_mut()
+    }
+
+    /// Process id of zebra.
+    pub fn zebra_pid(&self) -> Option<u32> {
+        self.zebra.pid()
     }
 
     /// Process id of bgpd (while it runs).
@@ -387,14 +409,15 @@ impl Frr {
     }
 }
 
-fn frr_daemon(netns: &str, which: &str, conf: &Path, dir: &Path) -> Result<Daemon> {
+fn frr_daemon(netns: &str, which: &str, conf: &Path, dir: &Path, extra: &[&str]) -> Result<Daemon> {
     let mut cmd = Command::new("ip");
     cmd.args(["netns", "exec", netns])
         .arg(format!("{FRR_DIR}/{which}"))
         .args(["-N", netns, "-f"])
         .arg(conf)
         // No TCP vty: vtysh uses the Unix sockets in the path space.
-        .args(["-P", "0", "--log", "stdout", "--log-level", "debug"]);
+        .args(["-P", "0", "--log", "stdout", "--log-level", "debug"])
+        .args(extra);
     Daemon::spawn(
         &format!("{which}@{netns}"),
         cmd,

@@ -53,6 +53,16 @@ pub trait Dataplane: Send {
 
     fn observe(&mut self) -> impl Future<Output = Result<Observations, Error>> + Send;
 
+    /// Bulk period on/off. While on, the caller is about to write many
+    /// entries back to back (a full table from a peer, a mass move): the
+    /// kernel monitor stops reading back the notifications of each write
+    /// (local learns are not observed meanwhile); turning it off rejoins
+    /// and sends a fresh [`crate::Observation::LocalState`] covering what
+    /// was missed. Writes and their reports are unchanged. No-op by default.
+    fn bulk(&mut self, on: bool) {
+        let _ = on;
+    }
+
     /// Ask the kernel to resolve `ip` on the SVI of `vni` now (ARP request
     /// or Neighbour Solicitation from the gateway address). The answer comes
     /// back as an [`crate::Observation::LocalNeigh`]. Used when a VM that

@@ -396,3 +396,75 @@ fn purge_local_removes_only_what_the_kernel_learned() {
     );
     assert!(neigh.contains("10.1.0.11 "), "our entry removed: {neigh}");
 }
+
+/// A bulk period: the monitor leaves the neighbour group while many
+/// entries are written (none is read back), and a host learned meanwhile
+/// shows up in the `LocalState` sent when the period ends.
+#[test]
+fn bulk_period_skips_our_notifications_and_resyncs_the_local_state() {
+    let Some(leaf) = ns("bulk") else { return };
+    let h1 = host(
+        &leaf,
+        "bulkh1",
+        "h1p",
+        "02:00:00:00:00:0a",
+        "10.1.0.10/24",
+        None,
+    );
+    let cfg = config(&leaf);
+    let lname = leaf.name().to_string();
+    let s1 = Sender::new(&h1);
+    leaf.block_on(move || async move {
+        let mut dp = Netlink::new(cfg).unwrap();
+        let r = dp.reconcile(&leaf_intent()).await;
+        assert!(r.ok(), "{r}");
+        sh_in(&lname, "ip link set h1p master br100");
+        let mut obs = dp.observe().await.unwrap();
+        next_matching(&mut obs, 2000, |o| {
+            matches!(o, Observation::LocalState { .. })
+        })
+        .await
+        .expect("initial LocalState");
+        dp.bulk(true);
+        let changes: Vec<Change> = (0..5000u32)
+            .map(|i| {
+                let b = i.to_be_bytes();
+                Change::RemoteMac {
+                    vni: vni(100),
+                    mac: Mac([0x02, 0x10, b[0], b[1], b[2], b[3]]),
+                    to: Some(remote("10.0.0.2", false)),
+                }
+            })
+            .collect();
+        let r = dp.apply(2, &changes).await;
+        assert!(r.ok(), "{r}");
+        assert_eq!(r.applied, 10_000);
+        let m = Mac([0x02, 0, 0, 0x02, 0, 1]);
+        s1.send(resume_frame(m, true)).await;
+        // Not observed while the period lasts.
+        let early = next_matching(
+            &mut obs,
+            300,
+            |o| matches!(o, Observation::LocalMacLearned(l) if l.mac == m),
+        )
+        .await;
+        assert!(early.is_none(), "{early:?}");
+        dp.bulk(false);
+        let (o, _) = next_matching(&mut obs, 3000, |o| {
+            matches!(o, Observation::LocalState { .. })
+        })
+        .await
+        .expect("LocalState after the bulk period");
+        let Observation::LocalState { macs, .. } = o else {
+            unreachable!()
+        };
+        assert!(
+            macs.iter().any(|l| l.mac == m && l.port.name == "h1p"),
+            "{macs:?}"
+        );
+        assert!(
+            !macs.iter().any(|l| l.mac.0[1] == 0x10),
+            "our remote entries are never local"
+        );
+    });
+}

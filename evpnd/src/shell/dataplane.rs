@@ -12,9 +12,19 @@
 //!
 //! The request queue is unbounded on purpose: the core coalesces changes per
 //! output round, and dropping a request would leave the kernel wrong with
-//! nobody knowing. The events back to the core go through the shell's
+//! nobody knowing. `Apply` requests that are queued back to back (a peer
+//! sending a full table produces one per UPDATE) are merged into one apply
+//! of up to [`MERGE_MAX`] changes: the intent is level-triggered, so only
+//! the final state of each item matters, and the kernel gets full batches.
+//! A merged apply of [`BULK_MIN`] changes or more starts a bulk period
+//! ([`netlink_glue::Dataplane::bulk`]: the monitor stops reading back the
+//! notification of every entry we write); it ends when the queue has been
+//! empty for [`BULK_IDLE`] or before any other request (a probe's answer
+//! must be observed). The events back to the core go through the shell's
 //! bounded channel, which pushes back on the kernel monitor (its socket
 //! buffer overflows into an `Overrun` and a resync, never a silent loss).
+
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -74,12 +84,86 @@ pub async fn spawn<D: Dataplane + 'static>(mut dp: D, events: mpsc::Sender<Event
     Handle { tx, task, observer }
 }
 
+/// Most changes merged into one apply.
+pub const MERGE_MAX: usize = 16_384;
+/// A merged apply this large starts a bulk period.
+pub const BULK_MIN: usize = 4096;
+/// A bulk period ends after this long without a request.
+pub const BULK_IDLE: Duration = Duration::from_millis(50);
+
+/// The next request to execute: `Apply`s queued back to back merged into
+/// one (up to [`MERGE_MAX`] changes); a request that cannot be merged is
+/// kept in `next`.
+fn merge(
+    first: DataplaneRequest,
+    rx: &mut mpsc::UnboundedReceiver<DataplaneRequest>,
+    next: &mut Option<DataplaneRequest>,
+) -> DataplaneRequest {
+    let DataplaneRequest::Apply {
+        mut generation,
+        mut changes,
+    } = first
+    else {
+        return first;
+    };
+    while changes.len() < MERGE_MAX {
+        match rx.try_recv() {
+            Ok(DataplaneRequest::Apply {
+                generation: g,
+                changes: c,
+            }) => {
+                generation = g;
+                changes.extend(c);
+            }
+            Ok(other) => {
+                *next = Some(other);
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    DataplaneRequest::Apply {
+        generation,
+        changes,
+    }
+}
+
 async fn run<D: Dataplane>(
     mut dp: D,
     mut rx: mpsc::UnboundedReceiver<DataplaneRequest>,
     events: mpsc::Sender<Event>,
 ) {
-    while let Some(req) = rx.recv().await {
+    let mut next: Option<DataplaneRequest> = None;
+    let mut bulk = false;
+    loop {
+        let req = match next.take() {
+            Some(r) => r,
+            None if bulk => match tokio::time::timeout(BULK_IDLE, rx.recv()).await {
+                Ok(Some(r)) => r,
+                Ok(None) => break,
+                Err(_) => {
+                    dp.bulk(false);
+                    bulk = false;
+                    continue;
+                }
+            },
+            None => match rx.recv().await {
+                Some(r) => r,
+                None => break,
+            },
+        };
+        let req = merge(req, &mut rx, &mut next);
+        let big =
+            matches!(&req, DataplaneRequest::Apply { changes, .. } if changes.len() >= BULK_MIN);
+        let apply = matches!(req, DataplaneRequest::Apply { .. });
+        if big && !bulk {
+            debug!("dataplane: bulk period starts");
+            dp.bulk(true);
+            bulk = true;
+        } else if bulk && !apply {
+            dp.bulk(false);
+            bulk = false;
+        }
         let report = match req {
             DataplaneRequest::Reconcile(intent) => {
                 let r = dp.reconcile(&intent).await;
@@ -136,8 +220,11 @@ async fn run<D: Dataplane>(
             }
             let ev = Event::Input(Input::Dataplane(DataplaneEvent::Applied(r)));
             if events.send(ev).await.is_err() {
-                return;
+                break;
             }
         }
+    }
+    if bulk {
+        dp.bulk(false);
     }
 }

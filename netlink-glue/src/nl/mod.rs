@@ -77,6 +77,10 @@ pub struct Netlink {
     devs: DevMap,
     /// The observation stream was handed out.
     observed: bool,
+    /// The running monitor, for [`Dataplane::bulk`].
+    monitor: Option<monitor::MonitorCtl>,
+    /// Inside a bulk period.
+    bulk: bool,
 }
 
 impl Netlink {
@@ -94,6 +98,8 @@ impl Netlink {
             links: Links::default(),
             devs: DevMap::default(),
             observed: false,
+            monitor: None,
+            bulk: false,
         })
     }
 
@@ -491,7 +497,10 @@ impl Dataplane for Netlink {
             generation,
             ..Report::default()
         };
-        let items: BTreeSet<Item> = changes.iter().map(Item::of).collect();
+        // Sorted vectors, not trees: a merged bulk apply has 64k changes.
+        let mut items: Vec<Item> = changes.iter().map(Item::of).collect();
+        items.sort_unstable();
+        items.dedup();
         let mut before = Entries::new();
         for i in &items {
             project_item(&self.intent, i, &mut before);
@@ -505,7 +514,10 @@ impl Dataplane for Netlink {
             project_item(&self.intent, i, &mut after);
         }
         drop(items);
-        let keys: BTreeSet<&Key> = before.keys().chain(after.keys()).collect();
+        // Two sorted runs: the stable sort merges them in linear time.
+        let mut keys: Vec<&Key> = before.keys().chain(after.keys()).collect();
+        keys.sort();
+        keys.dedup();
         let ops = diff_keys(keys, &after, &before);
         drop((before, after));
         self.execute(&ops, &mut report).await;
@@ -619,12 +631,26 @@ impl Dataplane for Netlink {
         if self.observed {
             return Err(Error::AlreadySubscribed);
         }
-        let obs = monitor::start(monitor::MonitorConfig {
+        let (obs, ctl) = monitor::start(monitor::MonitorConfig {
             protocol: self.cfg.protocol,
             rcvbuf: self.cfg.monitor_rcvbuf,
         })?;
         self.observed = true;
+        self.monitor = Some(ctl);
         Ok(obs)
+    }
+
+    fn bulk(&mut self, on: bool) {
+        if self.bulk == on {
+            return;
+        }
+        self.bulk = on;
+        if let Some(m) = &self.monitor {
+            match m.quiet(on) {
+                Ok(()) => tracing::debug!(on, "monitor: bulk period"),
+                Err(e) => tracing::warn!(on, error = %e, "monitor: neighbour group membership"),
+            }
+        }
     }
 }
 

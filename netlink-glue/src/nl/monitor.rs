@@ -2,10 +2,22 @@
 //! IPv4/IPv6 address groups, turned into typed [`Observation`]s.
 //!
 //! - Bridge FDB events on host ports become local learns, moves and ageing.
-//!   A move is detected against the monitor's own map of where each MAC
-//!   was, which includes our remote entries on the VXLAN port: a host-port
-//!   learn of a MAC that was remote is a move from the remote VTEP (a VM
-//!   resumed here; the bridge took over our extern_learn entry).
+//!   A move between ports is detected against the monitor's map of local
+//!   MACs. A host-port learn of a MAC with no local entry is a move from
+//!   a remote VTEP when the bridge's VXLAN device still holds its own
+//!   entry for the MAC (a VM resumed here; the bridge took over our
+//!   extern_learn entry): one `fdb get` per new local MAC, so the monitor
+//!   keeps no copy of the (possibly millions of) remote entries.
+//! - Our own FDB writes (`NTF_EXT_LEARNED`, or on a VXLAN device) are
+//!   recognised from the neighbour header and dropped before decoding.
+//! - Bulk writes ([`MonitorCtl::quiet`]): while the dataplane writes a
+//!   large batch the socket leaves RTNLGRP_NEIGH, so the kernel does not
+//!   queue (and we do not read back) a notification per entry written;
+//!   afterwards it rejoins, empties its queue and re-dumps the local state
+//!   ([`Observation::LocalState`], the same as after an overrun but
+//!   without asking the consumer for a reconcile). The local FDB is dumped
+//!   per host port, not as a whole: a dump of a bridge table is quadratic
+//!   in the kernel (every continuation walks the table from the start).
 //! - Neighbour events on SVIs (bridges, macvlans) become local IP↔MAC.
 //! - Our own writes (`NTF_EXT_LEARNED`, entries on VXLAN ports, our
 //!   protocol id) never become learns.
@@ -20,6 +32,8 @@
 
 use std::collections::HashMap;
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::Arc;
 
 use evpn_proto::Mac;
 use ipnetwork::IpNetwork;
@@ -29,7 +43,7 @@ use rtnetlink::packet_route::neighbour::{NeighbourFlags, NeighbourMessage};
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 use rtnetlink::sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use tokio::io::unix::AsyncFd;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use super::msg::{self, FdbRec, LinkRec};
 use super::socket::{self, parts, NlSocket, Part};
@@ -42,6 +56,55 @@ const RTNLGRP_IPV4_IFADDR: u32 = 5;
 const RTNLGRP_IPV6_IFADDR: u32 = 9;
 /// Observations queued towards the consumer before the monitor stalls.
 const CHANNEL: usize = 65_536;
+const SOL_NETLINK: libc::c_int = 270;
+const NETLINK_ADD_MEMBERSHIP: libc::c_int = 1;
+const NETLINK_DROP_MEMBERSHIP: libc::c_int = 2;
+const RTM_NEWNEIGH: u16 = 28;
+const RTM_DELNEIGH: u16 = 29;
+const AF_BRIDGE: u8 = 7;
+const NTF_EXT_LEARNED: u8 = 0x10;
+
+/// The dataplane's handle on a running monitor: leave and rejoin the
+/// neighbour group around bulk writes.
+#[derive(Debug)]
+pub struct MonitorCtl {
+    /// A duplicate of the monitor's socket (same socket, own fd number, so
+    /// it stays valid whatever the monitor task does with its own).
+    fd: OwnedFd,
+    resync: Arc<Notify>,
+}
+
+impl MonitorCtl {
+    /// `true`: stop receiving neighbour (FDB, ARP/ND) events; `false`:
+    /// receive them again and re-dump the local state, which covers what
+    /// was missed meanwhile.
+    pub fn quiet(&self, on: bool) -> io::Result<()> {
+        let opt = if on {
+            NETLINK_DROP_MEMBERSHIP
+        } else {
+            NETLINK_ADD_MEMBERSHIP
+        };
+        socket::setsockopt_int(&self.fd, SOL_NETLINK, opt, RTNLGRP_NEIGH as libc::c_int)?;
+        if !on {
+            self.resync.notify_one();
+        }
+        Ok(())
+    }
+}
+
+/// Our own FDB write (extern_learn, or an entry on a VXLAN device): told
+/// from the neighbour header alone, before any decoding.
+fn own_fdb_write(bytes: &[u8], is_vxlan: impl Fn(u32) -> bool) -> bool {
+    let Some(h) = bytes.get(..28) else {
+        return false;
+    };
+    let typ = u16::from_ne_bytes([h[4], h[5]]);
+    if (typ != RTM_NEWNEIGH && typ != RTM_DELNEIGH) || h[16] != AF_BRIDGE {
+        return false;
+    }
+    let ifindex = u32::from_ne_bytes([h[20], h[21], h[22], h[23]]);
+    h[26] & NTF_EXT_LEARNED != 0 || is_vxlan(ifindex)
+}
 
 /// Settings of the monitor.
 #[derive(Debug, Clone)]
@@ -53,7 +116,7 @@ pub struct MonitorConfig {
 /// Starts the monitor task on the current tokio runtime, in the calling
 /// thread's network namespace (both sockets are created here, before the
 /// task is spawned).
-pub fn start(cfg: MonitorConfig) -> Result<Observations, io::Error> {
+pub fn start(cfg: MonitorConfig) -> Result<(Observations, MonitorCtl), io::Error> {
     let mut s = Socket::new(NETLINK_ROUTE)?;
     let groups = [
         RTNLGRP_LINK,
@@ -66,6 +129,14 @@ pub fn start(cfg: MonitorConfig) -> Result<Observations, io::Error> {
     s.bind(&SocketAddr::new(0, groups))?;
     s.set_non_blocking(true)?;
     socket::set_rcvbuf(&s, cfg.rcvbuf)?;
+    // SAFETY: dup(2) of a valid open socket; the new fd is owned below.
+    let dup = unsafe { libc::fcntl(s.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
+    if dup < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `dup` is a fresh fd nobody else owns.
+    let ctl_fd = unsafe { OwnedFd::from_raw_fd(dup) };
+    let resync = Arc::new(Notify::new());
     let fd = socket::register(s)?;
     let req = NlSocket::open(socket::DEFAULT_RCVBUF)?;
     let (tx, rx) = mpsc::channel(CHANNEL);
@@ -77,13 +148,14 @@ pub fn start(cfg: MonitorConfig) -> Result<Observations, io::Error> {
         links: HashMap::new(),
         fdb: HashMap::new(),
         buf: vec![0; 256 * 1024],
+        resync: Arc::clone(&resync),
     };
     tokio::spawn(async move {
         if let Err(e) = m.run().await {
             tracing::warn!(error = %e, "netlink monitor stopped");
         }
     });
-    Ok(Observations::new(rx))
+    Ok((Observations::new(rx), MonitorCtl { fd: ctl_fd, resync }))
 }
 
 struct Monitor {
@@ -92,10 +164,11 @@ struct Monitor {
     req: NlSocket,
     tx: mpsc::Sender<Observation>,
     links: HashMap<u32, LinkRec>,
-    /// (bridge, MAC) → (port, whether the port is a VXLAN device).
-    /// (bridge, VLAN, MAC) → (port, remote).
-    fdb: HashMap<(u32, Option<u16>, Mac), (u32, bool)>,
+    /// Local MACs: (bridge, VLAN, MAC) → host port.
+    fdb: HashMap<(u32, Option<u16>, Mac), u32>,
     buf: Vec<u8>,
+    /// Set by [`MonitorCtl::quiet`] when the neighbour group is back.
+    resync: Arc<Notify>,
 }
 
 /// The consumer dropped the stream.
@@ -108,8 +181,21 @@ impl Monitor {
         }
         loop {
             let n = {
-                let Monitor { fd, buf, .. } = self;
-                let mut guard = fd.readable().await?;
+                let Monitor {
+                    fd, buf, resync, ..
+                } = self;
+                let mut guard = tokio::select! {
+                    g = fd.readable() => g?,
+                    () = resync.notified() => {
+                        // After a quiet (bulk) period: what is queued is
+                        // older than the dump that follows.
+                        self.drain();
+                        if self.resync().await.is_err() {
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                };
                 match socket::recv_nonblocking(fd.get_ref(), buf) {
                     Ok(Some(n)) => Ok(n),
                     Ok(None) => {
@@ -185,29 +271,45 @@ impl Monitor {
             })
             .await?;
         self.links = links.into_iter().map(|l| (l.ifindex, l)).collect();
-        let fdb = self
-            .req
-            .dump(
-                "bridge fdb",
-                msg::neigh_dump(AddressFamily::Bridge, 0),
-                |m| match m {
-                    RouteNetlinkMessage::NewNeighbour(n) => msg::fdb_rec(&n),
-                    _ => None,
-                },
-            )
-            .await?;
+        // Per host port (the bridge's ports that are no VXLAN device): a
+        // dump of the whole bridge table would walk our remote entries
+        // once per continuation.
+        let ports: Vec<u32> = self
+            .links
+            .values()
+            .filter(|l| {
+                // Ports of a bridge (not a bridge enslaved to a VRF: a
+                // dump filtered on a bridge is its whole table).
+                l.kind.as_deref() != Some("vxlan")
+                    && l.master
+                        .and_then(|m| self.links.get(&m))
+                        .is_some_and(|m| m.kind.as_deref() == Some("bridge"))
+            })
+            .map(|l| l.ifindex)
+            .collect();
         self.fdb.clear();
         let mut macs = Vec::new();
-        for r in fdb {
-            let Some(bridge) = r.master else { continue };
-            let on_vxlan = self.is_vxlan(r.ifindex);
-            if r.ext_learned() || on_vxlan {
-                self.fdb.insert((bridge, r.vlan, r.mac), (r.ifindex, true));
-                continue;
-            }
-            if let Some(lm) = self.local_mac(&r, bridge) {
-                self.fdb.insert((bridge, r.vlan, r.mac), (r.ifindex, false));
-                macs.push(lm);
+        for port in ports {
+            let fdb = self
+                .req
+                .dump(
+                    "bridge fdb",
+                    msg::neigh_dump(AddressFamily::Bridge, port),
+                    |m| match m {
+                        RouteNetlinkMessage::NewNeighbour(n) => msg::fdb_rec(&n),
+                        _ => None,
+                    },
+                )
+                .await?;
+            for r in fdb {
+                let Some(bridge) = r.master else { continue };
+                if r.ext_learned() || r.ifindex != port {
+                    continue;
+                }
+                if let Some(lm) = self.local_mac(&r, bridge) {
+                    self.fdb.insert((bridge, r.vlan, r.mac), r.ifindex);
+                    macs.push(lm);
+                }
             }
         }
         let mut neighs = Vec::new();
@@ -238,6 +340,31 @@ impl Monitor {
                 .map(|l| l.name.clone())
                 .unwrap_or_else(|| format!("if{ifindex}")),
         }
+    }
+
+    /// The VXLAN port of `bridge` that holds its own entry for `mac` (our
+    /// remote entry), if any.
+    async fn remote_entry(&mut self, bridge: u32, mac: Mac) -> Option<u32> {
+        let vxlans: Vec<u32> = self
+            .links
+            .values()
+            .filter(|l| l.master == Some(bridge) && l.kind.as_deref() == Some("vxlan"))
+            .map(|l| l.ifindex)
+            .collect();
+        for vx in vxlans {
+            if let Ok(replies) = self.req.call(msg::vxlan_fdb_get(vx, mac), 0).await {
+                let found = replies.iter().any(|m| match m {
+                    RouteNetlinkMessage::NewNeighbour(n) => {
+                        msg::fdb_rec(n).is_some_and(|f| f.dst.is_some())
+                    }
+                    _ => false,
+                });
+                if found {
+                    return Some(vx);
+                }
+            }
+        }
+        None
     }
 
     fn is_vxlan(&self, ifindex: u32) -> bool {
@@ -287,6 +414,9 @@ impl Monitor {
                 for p in ps {
                     match p {
                         Part::Data { bytes, .. } => {
+                            if own_fdb_write(bytes, |i| self.is_vxlan(i)) {
+                                continue;
+                            }
                             match NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes) {
                                 Ok(m) => {
                                     if let NetlinkPayload::InnerMessage(m) = m.payload {
@@ -370,7 +500,7 @@ impl Monitor {
         if deleted {
             self.links.remove(&r.ifindex);
             self.fdb
-                .retain(|(br, _, _), (port, _)| *br != r.ifindex && *port != r.ifindex);
+                .retain(|(br, _, _), port| *br != r.ifindex && *port != r.ifindex);
         } else {
             self.links.insert(r.ifindex, r);
         }
@@ -386,38 +516,36 @@ impl Monitor {
                 // The VXLAN device's own table (our remote entries).
                 return Ok(());
             };
-            let remote = r.ext_learned() || self.is_vxlan(r.ifindex);
+            if r.ext_learned() || self.is_vxlan(r.ifindex) {
+                // Our own entry (normally dropped before decoding).
+                return Ok(());
+            }
             let key = (bridge, r.vlan, r.mac);
             if !new {
                 let was = self.fdb.remove(&key);
-                if remote {
-                    return Ok(());
-                }
-                if let (Some(lm), Some((port, false))) = (self.local_mac(&r, bridge), was) {
+                if let (Some(lm), Some(port)) = (self.local_mac(&r, bridge), was) {
                     if port == r.ifindex {
                         return self.send(Observation::LocalMacAged(lm)).await;
                     }
                 }
                 return Ok(());
             }
-            if remote {
-                self.fdb.insert(key, (r.ifindex, true));
-                return Ok(());
-            }
             let Some(lm) = self.local_mac(&r, bridge) else {
                 return Ok(());
             };
-            let prev = self.fdb.insert(key, (r.ifindex, false));
+            let prev = self.fdb.insert(key, r.ifindex);
             let o = match prev {
-                None => Observation::LocalMacLearned(lm),
-                Some((p, _)) if p == r.ifindex => return Ok(()),
-                Some((p, true)) => Observation::LocalMacMoved {
-                    from: MovedFrom::Remote(self.dev(p)),
-                    to: lm,
-                },
-                Some((p, false)) => Observation::LocalMacMoved {
+                Some(p) if p == r.ifindex => return Ok(()),
+                Some(p) => Observation::LocalMacMoved {
                     from: MovedFrom::Port(self.dev(p)),
                     to: lm,
+                },
+                None => match self.remote_entry(bridge, r.mac).await {
+                    Some(vx) => Observation::LocalMacMoved {
+                        from: MovedFrom::Remote(self.dev(vx)),
+                        to: lm,
+                    },
+                    None => Observation::LocalMacLearned(lm),
                 },
             };
             return self.send(o).await;

@@ -212,6 +212,11 @@ pub fn neigh_probe(dev: u32, ip: IpAddr) -> NeighbourMessage {
 
 /// `bridge fdb get MAC br BRIDGE`: the bridge's entry for `mac`, on
 /// whichever port it lives (NDA_MASTER names the bridge).
+/// `bridge fdb get MAC dev VXLAN self`: the VXLAN device's own entry.
+pub fn vxlan_fdb_get(vxlan: u32, mac: Mac) -> RouteNetlinkMessage {
+    RouteNetlinkMessage::GetNeighbour(bridge_msg(vxlan, mac, NeighbourFlags::Own, Nud(0)))
+}
+
 pub fn bridge_fdb_get(bridge: u32, mac: Mac) -> RouteNetlinkMessage {
     let mut m = bridge_msg(0, mac, NeighbourFlags::empty(), Nud(0));
     m.attributes.push(NeighbourAttribute::Controller(bridge));

@@ -31,7 +31,7 @@ impl Core {
             .and_then(|e| e.best_path())
             .filter(|p| p.source != LOCAL)
             .map(|p| PathInfo::of(self.rib.attrs.get(p.attrs), p.source));
-        self.evpn.import(key, path);
+        self.evpn.import(change.id, key, path);
     }
 
     /// Run what the EVPN stage asked for until it settles: local routes

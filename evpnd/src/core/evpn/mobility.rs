@@ -129,6 +129,18 @@ impl Dad {
     }
 }
 
+impl super::compact::Empty for Dad {
+    fn empty() -> &'static Dad {
+        static E: Dad = Dad {
+            moves: VecDeque::new(),
+            frozen: None,
+            total_moves: 0,
+            last_move: None,
+        };
+        &E
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

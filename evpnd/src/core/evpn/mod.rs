@@ -29,6 +29,7 @@
 //! table size.
 
 mod api;
+mod compact;
 mod glue;
 pub mod instance;
 mod links;
@@ -52,6 +53,8 @@ use tracing::{debug, info, warn};
 use super::io::DataplaneRequest;
 use super::rib::{AttrSet, NlriExtra, RouteKey};
 use crate::config::{Config, Flooding};
+use crate::core::hash::FastMap;
+use compact::{Lazy, VecMap};
 use instance::{EvpnCfg, IpVrfCfg, MacVrfCfg};
 use mobility::{compare, next_seq, Claim, Dad, MoveReason};
 
@@ -139,27 +142,81 @@ struct RouteCand {
 
 #[derive(Debug, Default)]
 struct VrfRoute {
-    cands: BTreeMap<EvpnKey, RouteCand>,
+    cands: VecMap<EvpnKey, RouteCand>,
     programmed: Option<IpAddr>,
 }
 
-/// What one imported route contributed, to be undone on withdrawal.
-#[derive(Debug, Default)]
-struct Imported {
-    macs: Vec<(Vni, Mac)>,
-    ips: Vec<(Vni, IpAddr)>,
-    routes: Vec<(Vni, IpNetwork)>,
-    rmacs: Vec<(Vni, IpAddr)>,
-    flood: Vec<(Vni, IpAddr)>,
+/// What one imported route contributed, to be undone on withdrawal: one
+/// exactly sized list (a million imported RT-2s each hold one entry; five
+/// separate vectors cost 120 octets per route before any element).
+/// Nearly every route contributes exactly one item: kept inline then.
+#[derive(Debug)]
+enum Imported {
+    One(Contrib),
+    Many(Vec<Contrib>),
+}
+
+impl Default for Imported {
+    fn default() -> Self {
+        Imported::Many(Vec::new())
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Contrib {
+    Mac(Vni, Mac),
+    Ip(Vni, IpAddr),
+    Route(Vni, IpNetwork),
+    Rmac(Vni, IpAddr),
+    Flood(Vni, IpAddr),
 }
 
 impl Imported {
     fn is_empty(&self) -> bool {
-        self.macs.is_empty()
-            && self.ips.is_empty()
-            && self.routes.is_empty()
-            && self.rmacs.is_empty()
-            && self.flood.is_empty()
+        self.items().is_empty()
+    }
+    fn push(&mut self, c: Contrib) {
+        match self {
+            Imported::Many(v) if v.is_empty() => *self = Imported::One(c),
+            Imported::One(x) => *self = Imported::Many(vec![*x, c]),
+            Imported::Many(v) => v.push(c),
+        }
+    }
+    fn items(&self) -> &[Contrib] {
+        match self {
+            Imported::One(c) => std::slice::from_ref(c),
+            Imported::Many(v) => v,
+        }
+    }
+    fn macs(&self) -> impl Iterator<Item = (Vni, Mac)> + '_ {
+        self.items().iter().filter_map(|c| match c {
+            Contrib::Mac(v, m) => Some((*v, *m)),
+            _ => None,
+        })
+    }
+    fn ips(&self) -> impl Iterator<Item = (Vni, IpAddr)> + '_ {
+        self.items().iter().filter_map(|c| match c {
+            Contrib::Ip(v, m) => Some((*v, *m)),
+            _ => None,
+        })
+    }
+    fn routes(&self) -> impl Iterator<Item = (Vni, IpNetwork)> + '_ {
+        self.items().iter().filter_map(|c| match c {
+            Contrib::Route(v, m) => Some((*v, *m)),
+            _ => None,
+        })
+    }
+    fn rmacs(&self) -> impl Iterator<Item = (Vni, IpAddr)> + '_ {
+        self.items().iter().filter_map(|c| match c {
+            Contrib::Rmac(v, m) => Some((*v, *m)),
+            _ => None,
+        })
+    }
+    fn flood(&self) -> impl Iterator<Item = (Vni, IpAddr)> + '_ {
+        self.items().iter().filter_map(|c| match c {
+            Contrib::Flood(v, m) => Some((*v, *m)),
+            _ => None,
+        })
     }
 }
 
@@ -173,19 +230,54 @@ pub struct LocalPort {
 
 /// Everything known about one MAC in one MAC-VRF.
 #[derive(Debug, Default)]
+///
+/// The local side (port, local IPs, DAD history) is one lazily allocated
+/// [`MacLocal`], reached through `Deref`: a MAC that is only ever remote
+/// (nearly all of a million) costs 56 octets plus its candidates.
 pub struct MacState {
-    pub local: Option<LocalPort>,
     /// Our sequence number for this MAC (what we advertise while local).
     pub seq: u32,
     /// Imported remote RT-2s for this MAC, MAC-only and MAC+IP.
-    pub remote: BTreeMap<EvpnKey, RemoteCand>,
+    pub remote: VecMap<EvpnKey, RemoteCand>,
     /// The remote MAC in the intent.
     pub programmed: Option<RemoteMac>,
+    l: Lazy<MacLocal>,
+}
+
+/// The local side of a [`MacState`].
+#[derive(Debug, Default)]
+pub struct MacLocal {
+    pub local: Option<Box<LocalPort>>,
     /// Local IPs bound to this MAC (advertised as MAC+IP).
-    pub local_ips: BTreeSet<IpAddr>,
+    pub local_ips: Lazy<BTreeSet<IpAddr>>,
     /// ARP/ND entries seen for this MAC before the MAC was learned here.
-    pending_ips: BTreeSet<IpAddr>,
-    pub dad: Dad,
+    pending_ips: Lazy<BTreeSet<IpAddr>>,
+    pub dad: Lazy<Dad>,
+}
+
+impl compact::Empty for MacLocal {
+    fn empty() -> &'static MacLocal {
+        static E: MacLocal = MacLocal {
+            local: None,
+            local_ips: Lazy::new(),
+            pending_ips: Lazy::new(),
+            dad: Lazy::new(),
+        };
+        &E
+    }
+}
+
+impl std::ops::Deref for MacState {
+    type Target = MacLocal;
+    fn deref(&self) -> &MacLocal {
+        &self.l
+    }
+}
+
+impl std::ops::DerefMut for MacState {
+    fn deref_mut(&mut self) -> &mut MacLocal {
+        &mut self.l
+    }
 }
 
 impl MacState {
@@ -207,7 +299,7 @@ pub struct IpState {
     /// Bound to a local MAC (advertised as MAC+IP).
     pub local_mac: Option<Mac>,
     pending: Option<Mac>,
-    pub remote: BTreeMap<EvpnKey, RemoteCand>,
+    pub remote: VecMap<EvpnKey, RemoteCand>,
     pub programmed: Option<Mac>,
 }
 
@@ -224,8 +316,8 @@ impl IpState {
 #[derive(Debug)]
 pub struct MacVrf {
     pub cfg: MacVrfCfg,
-    pub macs: HashMap<Mac, MacState>,
-    pub ips: HashMap<IpAddr, IpState>,
+    pub macs: FastMap<Mac, MacState>,
+    pub ips: FastMap<IpAddr, IpState>,
 }
 
 /// Counters for `evpnctl show evpn vni` and the metrics.
@@ -250,7 +342,12 @@ pub struct Evpn {
     by_svi: HashMap<String, Vni>,
     import_l2: HashMap<RouteTarget, Vec<Vni>>,
     import_l3: HashMap<RouteTarget, Vec<Vni>>,
-    imported: HashMap<EvpnKey, Imported>,
+    /// What each imported route contributed, by RIB route id (dense: a
+    /// hash table keyed by the 40-octet route key cost ~150 octets per
+    /// route at a million). The RIB calls the import synchronously on every
+    /// best-path change, a freed id's last change is its withdrawal, so an
+    /// id is always empty here before the RIB reuses it.
+    imported: Vec<Option<Imported>>,
     vrf_routes: HashMap<(Vni, IpNetwork), VrfRoute>,
     /// (L3 VNI, IP) of local MAC+IP hosts: never routed to a remote VTEP.
     local_hosts: HashSet<(Vni, IpAddr)>,
@@ -335,8 +432,8 @@ impl Evpn {
                 v.vni,
                 MacVrf {
                     cfg: v.clone(),
-                    macs: HashMap::new(),
-                    ips: HashMap::new(),
+                    macs: FastMap::default(),
+                    ips: FastMap::default(),
                 },
             );
         }
@@ -357,7 +454,7 @@ impl Evpn {
             by_svi,
             import_l2,
             import_l3,
-            imported: HashMap::new(),
+            imported: Vec::new(),
             vrf_routes: HashMap::new(),
             local_hosts: HashSet::new(),
             rmac_refs: HashMap::new(),
@@ -383,7 +480,7 @@ impl Evpn {
     pub fn start(&mut self, generation: u64) {
         self.intent.generation = generation;
         self.out
-            .push_back(DataplaneRequest::Reconcile(self.intent.clone()));
+            .push_back(DataplaneRequest::Reconcile(self.full_intent()));
         let l2: Vec<MacVrfCfg> = self.l2.values().map(|v| v.cfg.clone()).collect();
         for v in &l2 {
             if let Some(gw) = v.gateway() {
@@ -435,8 +532,27 @@ impl Evpn {
     // ---- dataplane output -------------------------------------------------
 
     fn change(&mut self, c: Change) {
-        self.intent.apply(&c);
+        // Remote MACs are not copied into `self.intent`: `MacState::
+        // programmed` holds them, and [`Evpn::full_intent`] adds them when a
+        // whole intent is published (a second copy of a million entries,
+        // next to the dataplane's own, cost ~50 MB and a tree insert each).
+        if !matches!(c, Change::RemoteMac { .. }) {
+            self.intent.apply(&c);
+        }
         self.batch.push(c);
+    }
+
+    /// The whole intent: `self.intent` plus the remote MACs.
+    fn full_intent(&self) -> Intent {
+        let mut i = self.intent.clone();
+        for (vni, v) in &self.l2 {
+            for (mac, st) in &v.macs {
+                if let Some(p) = st.programmed {
+                    i.remote_macs.insert((*vni, *mac), p);
+                }
+            }
+        }
+        i
     }
 
     /// Close the current change batch into an `Apply` request.
@@ -463,7 +579,7 @@ impl Evpn {
         self.flush();
         self.intent.generation += 1;
         self.out
-            .push_back(DataplaneRequest::Reconcile(self.intent.clone()));
+            .push_back(DataplaneRequest::Reconcile(self.full_intent()));
     }
 
     // ---- origination ------------------------------------------------------
@@ -662,25 +778,40 @@ impl Evpn {
         out
     }
 
-    /// The Loc-RIB best path of `key` changed: `path` is the new best
-    /// (`None`: withdrawn, or our own route won). Undo what the old best
-    /// contributed, import the new one, resolve what changed.
     /// Nothing can be imported: no VNI or VRF imports any route target and
     /// nothing was imported before (a route reflector / BGP-only speaker).
     pub fn imports_nothing(&self) -> bool {
         self.import_l2.is_empty() && self.import_l3.is_empty() && self.imported.is_empty()
     }
 
-    pub fn import(&mut self, key: EvpnKey, path: Option<PathInfo>) {
+    /// The Loc-RIB best path of `key` changed: `path` is the new best
+    /// (`None`: withdrawn, or our own route won). Undo what the old best
+    /// contributed, import the new one, resolve what changed.
+    pub fn import(&mut self, id: u32, key: EvpnKey, path: Option<PathInfo>) {
         let mut touched = Touched::default();
-        if let Some(old) = self.imported.remove(&key) {
-            self.unimport(&key, old, &mut touched);
+        let mut gone = Vec::new();
+        let slot = id as usize;
+        if let Some(old) = self.imported.get_mut(slot).and_then(Option::take) {
+            self.unimport(&key, old, &mut touched, &mut gone);
         }
         if let Some(p) = path {
             let imp = self.import_path(&key, &p, &mut touched);
+            // A route replaced by a new version of itself (new next hop,
+            // new sequence number) did not leave the MAC.
+            gone.retain(|(vni, mac, _)| !imp.macs().any(|m| m == (*vni, *mac)));
             if !imp.is_empty() {
-                self.imported.insert(key, imp);
+                let mut imp = imp;
+                if let Imported::Many(v) = &mut imp {
+                    v.shrink_to_fit();
+                }
+                if self.imported.len() <= slot {
+                    self.imported.resize_with(slot + 1, || None);
+                }
+                self.imported[slot] = Some(imp);
             }
+        }
+        for (vni, mac, seq) in gone {
+            self.remember_withdrawn(&key, vni, mac, seq);
         }
         self.resolve(touched);
     }
@@ -709,11 +840,11 @@ impl Evpn {
                         continue;
                     };
                     v.macs.entry(mac).or_default().remote.insert(*key, cand);
-                    imp.macs.push((vni, mac));
+                    imp.push(Contrib::Mac(vni, mac));
                     t.macs.push((vni, mac));
                     if let Some(ip) = ip {
                         v.ips.entry(ip).or_default().remote.insert(*key, cand);
-                        imp.ips.push((vni, ip));
+                        imp.push(Contrib::Ip(vni, ip));
                         t.ips.push((vni, ip));
                     }
                 }
@@ -745,7 +876,7 @@ impl Evpn {
                         .is_some_and(|v| v.cfg.flooding == Flooding::IngressReplication);
                     if ir {
                         self.flood_ref(vni, vtep, true);
-                        imp.flood.push((vni, vtep));
+                        imp.push(Contrib::Flood(vni, vtep));
                     }
                 }
             }
@@ -782,55 +913,76 @@ impl Evpn {
             .or_default()
             .cands
             .insert(key, RouteCand { vtep, seq });
-        imp.routes.push((l3vni, net));
+        imp.push(Contrib::Route(l3vni, net));
         t.routes.push((l3vni, net));
         if let Some(m) = router_mac {
             self.rmac_ref(l3vni, vtep, Some(m));
-            imp.rmacs.push((l3vni, vtep));
+            imp.push(Contrib::Rmac(l3vni, vtep));
         }
     }
 
-    fn unimport(&mut self, key: &EvpnKey, old: Imported, t: &mut Touched) {
-        for (vni, mac) in old.macs {
+    /// A remote route of `mac` went away: remember it for [`RECENT_HOLD`]
+    /// (a local learn soon after is a move). The map is bounded: past
+    /// [`RECENT_MAX`] the expired entries go, and if that is not enough the
+    /// older half, so a burst of withdrawals costs amortized O(1) each.
+    fn remember_withdrawn(&mut self, key: &EvpnKey, vni: Vni, mac: Mac, seq: u32) {
+        let now = self.now;
+        let r = self.recent.entry((vni, mac)).or_default();
+        if r.at
+            .is_none_or(|at| now.saturating_duration_since(at) > RECENT_HOLD)
+        {
+            *r = Recent::default();
+        }
+        r.at = Some(now);
+        r.seq = r.seq.max(seq);
+        if let EvpnKey::MacIp { ip: Some(ip), .. } = key {
+            r.ips.insert(*ip);
+        }
+        if self.recent.len() > RECENT_MAX {
+            self.recent.retain(|_, r| {
+                r.at.is_some_and(|at| now.saturating_duration_since(at) <= RECENT_HOLD)
+            });
+            if self.recent.len() > RECENT_MAX / 2 {
+                let mut ages: Vec<Instant> = self.recent.values().filter_map(|r| r.at).collect();
+                let mid = ages.len() / 2;
+                let (_, cut, _) = ages.select_nth_unstable(mid);
+                let cut = *cut;
+                self.recent.retain(|_, r| r.at.is_some_and(|at| at > cut));
+            }
+        }
+    }
+
+    fn unimport(
+        &mut self,
+        key: &EvpnKey,
+        old: Imported,
+        t: &mut Touched,
+        gone: &mut Vec<(Vni, Mac, u32)>,
+    ) {
+        for (vni, mac) in old.macs() {
             if let Some(st) = self.l2.get_mut(&vni).and_then(|v| v.macs.get_mut(&mac)) {
                 if let Some(c) = st.remote.remove(key) {
-                    let r = self.recent.entry((vni, mac)).or_default();
-                    if r.at
-                        .is_none_or(|at| self.now.saturating_duration_since(at) > RECENT_HOLD)
-                    {
-                        *r = Recent::default();
-                    }
-                    r.at = Some(self.now);
-                    r.seq = r.seq.max(c.seq);
-                    if let EvpnKey::MacIp { ip: Some(ip), .. } = key {
-                        r.ips.insert(*ip);
-                    }
+                    gone.push((vni, mac, c.seq));
                 }
             }
             t.macs.push((vni, mac));
         }
-        if self.recent.len() > RECENT_MAX {
-            let now = self.now;
-            self.recent.retain(|_, r| {
-                r.at.is_some_and(|at| now.saturating_duration_since(at) <= RECENT_HOLD)
-            });
-        }
-        for (vni, ip) in old.ips {
+        for (vni, ip) in old.ips() {
             if let Some(st) = self.l2.get_mut(&vni).and_then(|v| v.ips.get_mut(&ip)) {
                 st.remote.remove(key);
             }
             t.ips.push((vni, ip));
         }
-        for r in old.routes {
+        for r in old.routes() {
             if let Some(vr) = self.vrf_routes.get_mut(&r) {
                 vr.cands.remove(key);
             }
             t.routes.push(r);
         }
-        for (l3vni, vtep) in old.rmacs {
+        for (l3vni, vtep) in old.rmacs() {
             self.rmac_ref(l3vni, vtep, None);
         }
-        for (vni, vtep) in old.flood {
+        for (vni, vtep) in old.flood() {
             self.flood_ref(vni, vtep, false);
         }
     }
@@ -1192,10 +1344,10 @@ impl Evpn {
                 return;
             }
         }
-        st.local = Some(LocalPort {
+        st.local = Some(Box::new(LocalPort {
             port: port.to_string(),
             sticky,
-        });
+        }));
         let pending = std::mem::take(&mut st.pending_ips);
         // Migration: the IPs the old leaf advertised with this MAC.
         let mut migrated: Vec<IpAddr> = Vec::new();
@@ -1533,6 +1685,6 @@ impl Evpn {
             )
         });
         self.out
-            .push_front(DataplaneRequest::Reconcile(self.intent.clone()));
+            .push_front(DataplaneRequest::Reconcile(self.full_intent()));
     }
 }
