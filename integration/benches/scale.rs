@@ -147,36 +147,7 @@ fn frr_conf(me: Ipv4Addr, peer: Ipv4Addr) -> String {
 /// The bridge and VXLAN device FRR expects to find (zebra does not create
 /// them), set up as zebra's documentation and our netlink-glue do.
 fn frr_devices(ns: &Netns, local: Ipv4Addr) -> Result<()> {
-    let (br, vx) = (format!("br{VNI}"), format!("vxlan{VNI}"));
-    ns.ip(&["link", "add", &br, "type", "bridge"])?;
-    ns.ip(&[
-        "link",
-        "add",
-        &vx,
-        "type",
-        "vxlan",
-        "id",
-        &VNI.to_string(),
-        "local",
-        &local.to_string(),
-        "dstport",
-        "4789",
-        "nolearning",
-    ])?;
-    ns.ip(&["link", "set", &vx, "master", &br])?;
-    ns.exec(
-        "bridge",
-        &[
-            "link",
-            "set",
-            "dev",
-            &vx,
-            "learning",
-            "off",
-            "neigh_suppress",
-            "on",
-        ],
-    )?;
+    let (br, vx) = integration::topo::frr_vni_devices(ns, VNI, &local.to_string())?;
     for d in [&br, &vx] {
         ns.ip(&["link", "set", d, "up"])?;
     }

@@ -92,47 +92,7 @@ pub struct Workload {
 
 impl Workload {
     pub fn rt2(n: u32, asn: u32, vtep: Ipv4Addr, vni: u32) -> Result<Workload> {
-        let vni_v = Vni::new(vni).ok_or_else(|| anyhow!("bad VNI {vni}"))?;
-        let attrs = PathAttrs {
-            origin: Some(Origin::Igp),
-            as_path: Some(AsPath::default()),
-            local_pref: Some(100),
-            ext_communities: Some(vec![
-                ExtCommunity::RouteTarget(
-                    format!("{asn}:{vni}")
-                        .parse()
-                        .map_err(|e| anyhow!("RT: {e:?}"))?,
-                ),
-                ExtCommunity::Encapsulation(TunnelType::Vxlan),
-            ]),
-            ..PathAttrs::default()
-        };
-        let rd = format!("{vtep}:{vni}")
-            .parse()
-            .map_err(|e| anyhow!("RD: {e:?}"))?;
-        let label = Label::from_vni(vni_v);
-        let routes: Vec<EvpnRoute> = (0..n)
-            .map(|i| {
-                let b = i.to_be_bytes();
-                EvpnRoute::MacIp(MacIp {
-                    rd,
-                    esi: Esi::ZERO,
-                    eth_tag: 0,
-                    mac: Mac([0x02, 0, b[0], b[1], b[2], b[3]]),
-                    ip: Some(Ipv4Addr::from(0x0a00_0000 | (i & 0x00ff_ffff)).into()),
-                    label1: label,
-                    label2: None,
-                })
-            })
-            .collect();
-        let msgs = pack_evpn_reach(&attrs, &NextHop::V4(vtep), &routes, &DecodeCxt::default())
-            .map_err(|e| anyhow!("pack: {e}"))?;
-        let messages = msgs.len();
-        Ok(Workload {
-            routes: n,
-            bytes: Arc::new(msgs.concat()),
-            messages,
-        })
+        Self::build(n, asn, vtep, vtep, vni, None, true)
     }
 
     /// `n` MAC-only RT-2 routes (no IP) of MACs `02:00:<i as 4 octets>`
@@ -146,6 +106,20 @@ impl Workload {
         rd_ip: Ipv4Addr,
         vni: u32,
         seq: Option<u32>,
+    ) -> Result<Workload> {
+        Self::build(n, asn, vtep, rd_ip, vni, seq, false)
+    }
+
+    /// RT-2 route `i` has MAC `02:00:<i as 4 octets>` and, `with_ip`,
+    /// IPv4 `10.<i's low 24 bits>`.
+    fn build(
+        n: u32,
+        asn: u32,
+        vtep: Ipv4Addr,
+        rd_ip: Ipv4Addr,
+        vni: u32,
+        seq: Option<u32>,
+        with_ip: bool,
     ) -> Result<Workload> {
         let vni_v = Vni::new(vni).ok_or_else(|| anyhow!("bad VNI {vni}"))?;
         let mut ext = vec![
@@ -178,7 +152,7 @@ impl Workload {
                     esi: Esi::ZERO,
                     eth_tag: 0,
                     mac: Mac([0x02, 0, b[0], b[1], b[2], b[3]]),
-                    ip: None,
+                    ip: with_ip.then(|| Ipv4Addr::from(0x0a00_0000 | (i & 0x00ff_ffff)).into()),
                     label1: label,
                     label2: None,
                 })
