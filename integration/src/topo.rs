@@ -152,6 +152,21 @@ pub const SESSION_UP: Duration = Duration::from_secs(40);
 pub const CONVERGE: Duration = Duration::from_secs(20);
 pub const POLL: Duration = Duration::from_millis(250);
 
+/// evpnd as AS 65001 on side `a` of `p` (router id = its IPv4 address)
+/// with one neighbor, side `b`'s IPv4 address in AS `peer_as` for
+/// `families`; returns once that session is established.
+pub fn evpnd_to_b(p: &Pair, peer_as: u32, families: &[&str]) -> Result<Evpnd> {
+    let (a, b) = (&p.a_addr.v4, &p.b_addr.v4);
+    let e = Evpnd::start(
+        &p.a,
+        &p.dir,
+        "evpnd",
+        &evpnd_config(a, 65001, "", &evpnd_neighbor(b, peer_as, families, "")),
+    )?;
+    evpnd_established(&e, b)?;
+    Ok(e)
+}
+
 /// Wait until evpnd reports `peer` Established.
 pub fn evpnd_established(e: &Evpnd, peer: &str) -> Result<Value> {
     poll_json(

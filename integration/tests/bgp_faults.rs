@@ -93,19 +93,7 @@ fn hold_timer_expiry_is_detected_when_the_peer_freezes() {
     let (ev, fr) = (&p.a_addr, &p.b_addr);
     let conf = frr_with_networks(65002, fr, ev, 65001, &[], "");
     let mut frr = Frr::start(&p.b, &p.dir, &conf).unwrap();
-    let e = Evpnd::start(
-        &p.a,
-        &p.dir,
-        "evpnd",
-        &evpnd_config(
-            &ev.v4,
-            65001,
-            "",
-            &evpnd_neighbor(&fr.v4, 65002, &["ipv4"], ""),
-        ),
-    )
-    .unwrap();
-    evpnd_established(&e, &fr.v4).unwrap();
+    let e = evpnd_to_b(&p, 65002, &["ipv4"]).unwrap();
     // Negotiated hold time 9 s: bgpd stopped → no KEEPALIVE → [4,0] within ~9 s.
     frr.bgpd_daemon().unwrap().signal(libc::SIGSTOP).unwrap();
     let stopped = std::time::Instant::now();
@@ -138,19 +126,7 @@ fn frr_restart_keeps_routes_stale_and_sweeps_unadvertised_after_end_of_rib() {
     let gr = " bgp graceful-restart\n bgp graceful-restart restart-time 60";
     let conf = frr_with_networks(65002, fr, ev, 65001, &["192.0.2.0/26", "192.0.2.64/26"], gr);
     let mut frr = Frr::start(&p.b, &p.dir, &conf).unwrap();
-    let e = Evpnd::start(
-        &p.a,
-        &p.dir,
-        "evpnd",
-        &evpnd_config(
-            &ev.v4,
-            65001,
-            "",
-            &evpnd_neighbor(&fr.v4, 65002, &["ipv4"], ""),
-        ),
-    )
-    .unwrap();
-    evpnd_established(&e, &fr.v4).unwrap();
+    let e = evpnd_to_b(&p, 65002, &["ipv4"]).unwrap();
     poll_json(
         "evpnd has both prefixes",
         CONVERGE,
@@ -202,19 +178,7 @@ fn evpnd_restart_frr_keeps_its_routes_as_gr_helper() {
     let (ev, fr) = (&p.a_addr, &p.b_addr);
     let conf = frr_with_networks(65002, fr, ev, 65001, &[], " bgp graceful-restart");
     let frr = Frr::start(&p.b, &p.dir, &conf).unwrap();
-    let mut e = Evpnd::start(
-        &p.a,
-        &p.dir,
-        "evpnd",
-        &evpnd_config(
-            &ev.v4,
-            65001,
-            "",
-            &evpnd_neighbor(&fr.v4, 65002, &["ipv4"], ""),
-        ),
-    )
-    .unwrap();
-    evpnd_established(&e, &fr.v4).unwrap();
+    let mut e = evpnd_to_b(&p, 65002, &["ipv4"]).unwrap();
     e.ctl(&["route", "add", "ipv4", "--prefix", "198.51.100.0/24"])
         .unwrap();
     poll_json(

@@ -111,19 +111,7 @@ fn ebgp_over_ipv4_evpn_and_unicast_routes_pass_both_ways_and_withdraw() {
     conf.push_str(&frr_unicast_config("", ""));
     conf.push_str(" address-family l2vpn evpn\n  advertise-all-vni\n exit-address-family\n");
     let frr = Frr::start(&p.b, &p.dir, &conf).unwrap();
-    let e = Evpnd::start(
-        &p.a,
-        &p.dir,
-        "evpnd",
-        &evpnd_config(
-            &ev.v4,
-            65001,
-            "",
-            &evpnd_neighbor(&fr.v4, 65002, &["evpn", "ipv4", "ipv6"], ""),
-        ),
-    )
-    .unwrap();
-    evpnd_established(&e, &fr.v4).unwrap();
+    let e = evpnd_to_b(&p, 65002, &["evpn", "ipv4", "ipv6"]).unwrap();
     frr_established(&frr, &ev.v4).unwrap();
 
     // evpnd → FRR.

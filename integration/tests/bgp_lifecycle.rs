@@ -55,19 +55,7 @@ fn sigterm_sends_cease_administrative_shutdown_and_exits_0() {
         &frr_config(65002, &fr.v4, &[(&ev.v4, 65001)], &["evpn"], ""),
     )
     .unwrap();
-    let mut e = Evpnd::start(
-        &p.a,
-        &p.dir,
-        "evpnd",
-        &evpnd_config(
-            &ev.v4,
-            65001,
-            "",
-            &evpnd_neighbor(&fr.v4, 65002, &["evpn"], ""),
-        ),
-    )
-    .unwrap();
-    evpnd_established(&e, &fr.v4).unwrap();
+    let mut e = evpnd_to_b(&p, 65002, &["evpn"]).unwrap();
     frr_established(&frr, &ev.v4).unwrap();
     let status = e
         .daemon()
