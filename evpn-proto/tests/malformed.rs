@@ -172,7 +172,7 @@ fn open_unsupported_optional_parameter_is_2_4() {
 }
 
 #[test]
-fn open_ending_right_after_the_opt_param_length_is_open_unspecific() {
+fn cve_2022_43681_open_ending_right_after_the_opt_param_length_is_open_unspecific() {
     // CVE-2022-43681: Opt Parm Len 5, message ends there.
     reset(
         &message(1, &open_body(65001, 90, PEER_ID, &[5])),
@@ -196,7 +196,7 @@ fn open_ending_right_after_the_opt_param_length_is_open_unspecific() {
 }
 
 #[test]
-fn open_rfc9072_extended_length_beyond_the_message_is_open_unspecific() {
+fn cve_2022_40302_and_40318_open_rfc9072_extended_length_beyond_the_message_is_open_unspecific() {
     // CVE-2022-40302/40318: extended length 0x0100 with 6 octets present.
     let b = open_body(65001, 90, PEER_ID, &[255, 255, 1, 0, 2, 0, 2, 2, 0, 0]);
     reset(&message(1, &b), &cx(), 2, 0);
@@ -273,7 +273,7 @@ fn open_unknown_capability_is_ignored() {
 }
 
 #[test]
-fn open_zero_length_capabilities_always_make_progress() {
+fn cve_2024_31949_zero_length_capabilities_always_make_progress() {
     // CVE-2024-31949: 100 zero-length TLVs are 100 capabilities, not a loop.
     let caps: Vec<u8> = (0..100).flat_map(|_| [200u8, 0]).collect();
     let mut opt = vec![255, 255];
@@ -316,7 +316,7 @@ fn nlri_prefix_length_33_is_invalid_network_field() {
 }
 
 #[test]
-fn total_path_attribute_length_0_with_nlri_is_treat_as_withdraw() {
+fn cve_2023_41358_total_path_attribute_length_0_with_nlri_is_treat_as_withdraw() {
     // CVE-2023-41358: NLRI without any attribute. ORIGIN, AS_PATH,
     // NEXT_HOP and LOCAL_PREF are all missing.
     let d = decode_update(&update(&[], &[], &NLRI), &cx());
@@ -331,7 +331,8 @@ fn total_path_attribute_length_0_with_nlri_is_treat_as_withdraw() {
 }
 
 #[test]
-fn mp_unreach_with_nlri_and_no_mandatory_attributes_withdraws_and_treats_nlri_as_withdraw() {
+fn cve_2023_47234_mp_unreach_with_nlri_and_no_mandatory_attributes_withdraws_and_treats_nlri_as_withdraw(
+) {
     // CVE-2023-47234.
     let withdraw = wire(&[rt2(1)]);
     let d = decode_update(&update(&[], &mp_unreach_evpn(&withdraw), &NLRI), &cx());
@@ -345,7 +346,7 @@ fn mp_unreach_with_nlri_and_no_mandatory_attributes_withdraws_and_treats_nlri_as
 }
 
 #[test]
-fn nlri_with_only_an_unknown_transitive_attribute_is_treat_as_withdraw() {
+fn cve_2023_46753_nlri_with_only_an_unknown_transitive_attribute_is_treat_as_withdraw() {
     // CVE-2023-46753: type 31 only.
     let d = decode_update(&update(&[], &attr(OT, 31, &[1, 2]), &NLRI), &cx());
     assert_eq!(d.verdict, Verdict::TreatAsWithdraw);
@@ -354,7 +355,7 @@ fn nlri_with_only_an_unknown_transitive_attribute_is_treat_as_withdraw() {
 }
 
 #[test]
-fn malformed_update_without_nlri_is_not_an_end_of_rib() {
+fn cve_2023_47235_malformed_update_without_nlri_is_not_an_end_of_rib() {
     // CVE-2023-47235: nothing usable is left, but it is not an EoR.
     let d = decode_update(&update(&[], &attr(WK, 1, &[0, 0]), &[]), &cx());
     assert_eq!(d.verdict, Verdict::TreatAsWithdraw);
@@ -394,7 +395,8 @@ fn end_of_rib_shape_with_a_discarded_attribute_is_not_an_end_of_rib() {
 }
 
 #[test]
-fn attribute_overrunning_the_attribute_section_is_treat_as_withdraw_and_nlri_found() {
+fn cve_2023_38283_attribute_overrunning_the_attribute_section_is_treat_as_withdraw_and_nlri_found()
+{
     // RFC 7606 §4: the last attribute claims 10 octets, 2 are there.
     let attrs = [base(), vec![OT, 8, 10, 0, 1]].concat();
     let d = decode_update(&update(&[], &attrs, &NLRI), &cx());
@@ -519,7 +521,7 @@ fn mp_reach_with_wrong_flags_is_treat_as_withdraw_with_its_nlri_returned() {
 }
 
 #[test]
-fn reserved_low_flag_bits_are_ignored() {
+fn openbgpd_reserved_low_flag_bits_are_ignored() {
     // OpenBGPD once reset on "Flags [OT+8]"; RFC 4271 §4.3: ignore them.
     let attrs = [base(), attr(OT | 0x08, 8, &[0, 1, 0, 1])].concat();
     let d = decode_update(&update(&[], &attrs, &NLRI), &cx());
@@ -652,7 +654,7 @@ fn next_hop_length_5_is_treat_as_withdraw() {
 }
 
 #[test]
-fn martian_next_hop_is_treat_as_withdraw_without_session_reset() {
+fn cve_2026_37458_martian_next_hop_is_treat_as_withdraw_without_session_reset() {
     for nh in [
         [0, 0, 0, 0],
         [127, 0, 0, 1],
@@ -879,7 +881,7 @@ fn pmsi_undefined_tunnel_type_is_treat_as_withdraw() {
 }
 
 #[test]
-fn tunnel_encapsulation_with_corrupt_tlvs_is_kept_raw_and_never_resets() {
+fn cve_2023_38802_tunnel_encapsulation_with_corrupt_tlvs_is_kept_raw_and_never_resets() {
     // CVE-2023-38802: a sub-TLV length running far past the attribute.
     let corrupt = [0, 8, 0, 200, 0xff, 0xff, 1];
     let attrs = [base(), attr(OT, 23, &corrupt)].concat();
@@ -950,7 +952,7 @@ fn unknown_well_known_attribute_is_treat_as_withdraw_3_2() {
 // MP_REACH_NLRI / MP_UNREACH_NLRI (RFC 4760, RFC 7606 §7.11).
 
 #[test]
-fn mp_reach_evpn_next_hop_length_0_5_33_is_session_reset() {
+fn cve_2026_37458_mp_reach_evpn_next_hop_length_0_5_33_is_session_reset() {
     for len in [0usize, 5, 33] {
         let attrs = [
             mp_reach_evpn(&vec![10; len], &wire(&[rt2(1)])),
@@ -982,7 +984,7 @@ fn mp_reach_evpn_next_hop_4_16_32_are_accepted() {
 }
 
 #[test]
-fn mp_reach_truncated_before_the_reserved_octet_is_session_reset_3_1() {
+fn cve_2023_46752_mp_reach_truncated_before_the_reserved_octet_is_session_reset_3_1() {
     let attrs = [
         attr(ON, 14, &[0, 25, 70, 4, 192, 0, 2, 11]),
         evpn_attrs(&[]),
@@ -994,7 +996,7 @@ fn mp_reach_truncated_before_the_reserved_octet_is_session_reset_3_1() {
 }
 
 #[test]
-fn mp_reach_martian_vtep_next_hop_is_treat_as_withdraw() {
+fn cve_2026_37458_mp_reach_martian_vtep_next_hop_is_treat_as_withdraw() {
     let attrs = [
         mp_reach_evpn(&[0, 0, 0, 0], &wire(&[rt2(1)])),
         evpn_attrs(&[]),
@@ -1074,13 +1076,13 @@ fn evpn_ip_length_24_is_session_reset_3_9() {
 }
 
 #[test]
-fn evpn_rt2_length_disagreeing_with_its_ip_length_is_session_reset_3_9() {
+fn frr_pr_21098_evpn_rt2_length_disagreeing_with_its_ip_length_is_session_reset_3_9() {
     // FRR PR #21098: IP length says 32, but 16 address octets follow.
     reset(&evpn_update(&rt2_raw(48, 32, &[0; 16]), &[]), &cx(), 3, 9);
 }
 
 #[test]
-fn evpn_rt5_ipv4_prefix_length_33_is_session_reset_3_9() {
+fn frr_issue_22353_evpn_rt5_ipv4_prefix_length_33_is_session_reset_3_9() {
     // FRR issue #22353.
     let mut n = wire(&[rt5(Esi::ZERO, Ipv4Addr::UNSPECIFIED, 5000)]);
     n[2 + 8 + 10 + 4] = 33;
@@ -1113,7 +1115,7 @@ fn evpn_unknown_route_type_is_skipped_and_the_rest_kept() {
 }
 
 #[test]
-fn rt5_with_both_esi_and_gateway_ip_is_treat_as_withdraw() {
+fn frr_pr_5787_rt5_with_both_esi_and_gateway_ip_is_treat_as_withdraw() {
     let esi = Esi([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     let n = wire(&[rt5(esi, Ipv4Addr::new(10, 2, 0, 1), 5000)]);
     let d = decode_update(&evpn_update(&n, &router_mac([2, 0, 0, 0, 0, 9])), &cx());
@@ -1122,7 +1124,7 @@ fn rt5_with_both_esi_and_gateway_ip_is_treat_as_withdraw() {
 }
 
 #[test]
-fn rt5_with_esi_gateway_router_mac_and_label_all_zero_is_treat_as_withdraw() {
+fn frr_pr_5787_rt5_with_esi_gateway_router_mac_and_label_all_zero_is_treat_as_withdraw() {
     let n = wire(&[rt5(Esi::ZERO, Ipv4Addr::UNSPECIFIED, 0)]);
     let d = decode_update(&evpn_update(&n, &[]), &cx());
     only(&d, Action::TreatAsWithdraw, 3, u::OPTIONAL_ATTRIBUTE_ERROR);
@@ -1140,7 +1142,7 @@ fn rt5_with_a_router_mac_or_a_label_is_accepted() {
 }
 
 #[test]
-fn rt5_with_a_multicast_router_mac_is_treat_as_withdraw() {
+fn frr_pr_5787_rt5_with_a_multicast_router_mac_is_treat_as_withdraw() {
     let n = wire(&[rt5(Esi::ZERO, Ipv4Addr::UNSPECIFIED, 5000)]);
     let d = decode_update(&evpn_update(&n, &router_mac([1, 0, 0x5e, 0, 0, 1])), &cx());
     only(&d, Action::TreatAsWithdraw, 3, u::OPTIONAL_ATTRIBUTE_ERROR);
@@ -1150,7 +1152,7 @@ fn rt5_with_a_multicast_router_mac_is_treat_as_withdraw() {
 // NOTIFICATION (RFC 4271 §6.4; CVE-2019-16159, CVE-2025-59688).
 
 #[test]
-fn notification_with_overlong_shutdown_length_decodes_without_text() {
+fn cve_2019_16159_notification_with_overlong_shutdown_length_decodes_without_text() {
     let m = message(3, &[6, 2, 255, b'h', b'i']);
     match decode_message(&m, &cx()).unwrap() {
         Decoded::Notification(n) => {
@@ -1164,7 +1166,7 @@ fn notification_with_overlong_shutdown_length_decodes_without_text() {
 }
 
 #[test]
-fn notification_with_any_code_and_data_decodes_and_is_never_answered() {
+fn cve_2025_59688_notification_with_any_code_and_data_decodes_and_is_never_answered() {
     for body in [&[0u8, 0][..], &[255, 255, 1, 2, 3][..], &[3, 1][..]] {
         assert!(matches!(
             decode_message(&message(3, body), &cx()),
