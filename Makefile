@@ -27,8 +27,10 @@ release:
 
 test: deps lint test-unit test-fuzz test-vm
 
+# EVPND_REQUIRE_DEPS: tests that would skip without a tool `deps` installs
+# (tshark) fail instead.
 test-unit:
-	$(CARGO) test --workspace --no-fail-fast
+	EVPND_REQUIRE_DEPS=1 $(CARGO) test --workspace --no-fail-fast
 
 test-fuzz:
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
