@@ -1013,6 +1013,107 @@ fn peer_as_checks_the_open() {
     );
 }
 
+/// An IPv4 unicast UPDATE for 192.0.2.0/24 with AS_PATH `path`, encoded
+/// under `cx` (2- or 4-octet AS numbers), with LOCAL_PREF.
+fn ipv4_update(path: &[u32], cx: &DecodeCxt) -> Vec<u8> {
+    Update {
+        attrs: PathAttrs {
+            origin: Some(Origin::Igp),
+            as_path: Some(AsPath::sequence(path.iter().copied())),
+            next_hop: Some(Ipv4Addr::new(10, 0, 0, 2)),
+            local_pref: Some(100),
+            ..PathAttrs::default()
+        },
+        nlri: vec![Ipv4Prefix::new(Ipv4Addr::new(192, 0, 2, 0), 24).unwrap()],
+        ..Update::default()
+    }
+    .encode(cx)
+}
+
+fn decode_one(msg: &[u8], opts: &[&str]) -> Value {
+    let mut args = vec!["decode", "--hex", "-", "--json"];
+    args.extend_from_slice(opts);
+    let lines = json_lines(&evpnctl(&args, Some(&spaced_hex(msg))));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    lines.into_iter().next().unwrap()
+}
+
+#[test]
+fn no_as4_reads_two_octet_as_paths() {
+    let two = DecodeCxt {
+        four_octet_as: false,
+        ..DecodeCxt::default()
+    };
+    let m = ipv4_update(&[65001, 65002], &two);
+    let ok = decode_one(&m, &["--no-as4"]);
+    assert_eq!(ok["verdict"], "ok", "{ok}");
+    assert_eq!(
+        ok["attributes"]["as_path"],
+        serde_json::json!([{"type": "sequence", "asns": [65001, 65002]}])
+    );
+    // The same octets read as 4-octet AS numbers (the default): one AS
+    // 65001 << 16 | 65002, which is not what was sent.
+    let four = decode_one(&m, &[]);
+    assert_ne!(four["attributes"]["as_path"], ok["attributes"]["as_path"]);
+}
+
+#[test]
+fn families_limits_the_negotiated_address_families() {
+    let m = evpn_update(&DecodeCxt::default());
+    let all = decode_one(&m, &[]);
+    assert_eq!(all["verdict"], "ok");
+    assert_eq!(
+        all["attributes"]["mp_reach"]["nlri"][0]["mac"],
+        "aa:bb:cc:dd:ee:ff"
+    );
+    // EVPN not negotiated: its NLRI are kept raw and ignored, with the
+    // attribute-discard note.
+    let v4 = decode_one(&m, &["--families", "ipv4,ipv6"]);
+    assert_eq!(v4["verdict"], "attribute-discard", "{v4}");
+    assert_eq!(v4["error"]["action"], "attribute-discard");
+    let raw = v4["attributes"]["mp_reach"]["nlri"]["raw"]
+        .as_str()
+        .unwrap();
+    assert!(raw.ends_with("30aabbccddeeff200a010005000064"), "{v4}");
+    // IPv4 unicast not negotiated: the classic NLRI field is ignored.
+    let m = ipv4_update(&[], &DecodeCxt::default());
+    let evpn = decode_one(&m, &["--families", "evpn"]);
+    assert_eq!(evpn["verdict"], "attribute-discard", "{evpn}");
+    assert_eq!(evpn["nlri"], serde_json::json!([]));
+    assert_eq!(
+        decode_one(&m, &["--families", "evpn,ipv4"])["nlri"][0],
+        "192.0.2.0/24"
+    );
+}
+
+#[test]
+fn local_and_peer_as_make_the_session_ebgp() {
+    let cx = DecodeCxt::default();
+    // Default iBGP: the empty AS_PATH and LOCAL_PREF are fine.
+    assert_eq!(decode_one(&ipv4_update(&[], &cx), &[])["verdict"], "ok");
+    let ebgp = ["--local-as", "65000", "--peer-as", "65001"];
+    // eBGP: the leftmost AS must be the peer's (RFC 4271 §6.3), and
+    // LOCAL_PREF from an external peer is discarded (RFC 7606 §7.5).
+    let good = decode_one(&ipv4_update(&[65001, 65100], &cx), &ebgp);
+    assert_eq!(good["verdict"], "attribute-discard", "{good}");
+    assert_eq!(good["error"]["code"], 3);
+    assert!(good["attributes"].get("local_pref").is_none(), "{good}");
+    let bad = decode_one(&ipv4_update(&[65100], &cx), &ebgp);
+    assert_eq!(bad["verdict"], "treat-as-withdraw", "{bad}");
+    assert_eq!(
+        (&bad["error"]["code"], &bad["error"]["subcode"]),
+        (&3.into(), &11.into()),
+        "Malformed AS_PATH"
+    );
+    // Same AS on both sides: iBGP again, LOCAL_PREF kept.
+    let ibgp = decode_one(
+        &ipv4_update(&[], &cx),
+        &["--local-as", "65000", "--peer-as", "65000"],
+    );
+    assert_eq!(ibgp["verdict"], "ok", "{ibgp}");
+    assert_eq!(ibgp["attributes"]["local_pref"], 100);
+}
+
 #[test]
 fn bad_hex_names_the_file_and_line_and_fails_after_decoding_the_rest() {
     let path = scratch("bad.hex");
