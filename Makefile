@@ -1,7 +1,7 @@
 # evpnd — top-level commands. `make help` lists them.
 SHELL := /bin/bash
 CARGO ?= cargo
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 10
 
 .PHONY: help demo test test-unit test-fuzz test-vm lint fmt bench bench-migration bench-scale fuzz clean-netns deps build release
 

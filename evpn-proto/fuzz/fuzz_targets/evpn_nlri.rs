@@ -3,7 +3,7 @@
 //! (RFC 7911). Whatever decodes must re-encode to the same routes.
 #![no_main]
 
-use evpn_proto::evpn::{read_evpn_routes, read_evpn_routes_with_path_ids};
+use evpn_proto::evpn::{read_evpn_routes, read_evpn_routes_with_path_ids, EvpnRoute};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -25,5 +25,17 @@ fuzz_target!(|data: &[u8]| {
         let back =
             read_evpn_routes_with_path_ids(&again).expect("re-encoded EVPN NLRI must decode");
         assert_eq!(back, (routes, ids));
+    }
+    // One route body by type (what `read` calls after the type and length).
+    // The length octet bounds a body at 255.
+    if let Some((&rt, body)) = data.split_first().filter(|(_, b)| b.len() <= 255) {
+        if let Ok(r) = EvpnRoute::read_body(rt, body) {
+            let mut again = Vec::with_capacity(data.len() + 2);
+            r.write(&mut again);
+            assert_eq!(
+                read_evpn_routes(&again).expect("re-encoded route body"),
+                vec![r]
+            );
+        }
     }
 });
