@@ -127,6 +127,12 @@ pub struct Global {
     /// Advertise the anycast gateway MAC+IP with the default-gateway ext-community.
     #[serde(default)]
     pub advertise_default_gateway: bool,
+    /// Write remote MACs as `nhid` entries pointing at one FDB nexthop
+    /// group per remote VTEP instead of `dst VTEP` each (faster to program,
+    /// no per-MAC route cache in the kernel; `bridge fdb` shows the group
+    /// id). Not used for VNIs on the single VXLAN device.
+    #[serde(default)]
+    pub fdb_nexthops: bool,
     #[serde(default)]
     pub api: ApiConfig,
     #[serde(default)]

@@ -24,7 +24,9 @@
 //!
 //! Environment:
 //! - `EVPND_SCALE_SIZES` (default `100000,1000000`): MAC counts;
-//! - `EVPND_SCALE_ONLY`: `evpnd`, `frr` or both (comma list);
+//! - `EVPND_SCALE_ONLY`: `evpnd`, `evpnd-nhid` (evpnd with `fdb_nexthops =
+//!   true`: `nhid` entries, one FDB nexthop group per VTEP), `frr`, or a
+//!   comma list (default all three);
 //! - `EVPND_SCALE_CAP_SECS` (300): cap per phase;
 //! - `EVPND_SCALE_MOVE` (`readvertise`): `new-rd` for VTEP B's own RD;
 //! - `EVPND_SCALE_VERIFY` (200000): check the final FDB with one dump up to
@@ -57,7 +59,11 @@ const LINK: u8 = 60;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
+    /// evpnd with its defaults: `dst VTEP` on every VXLAN entry.
     Evpnd,
+    /// evpnd with `fdb_nexthops = true`: `nhid` entries, one FDB nexthop
+    /// group per VTEP.
+    EvpndNhid,
     Frr,
 }
 
@@ -65,6 +71,7 @@ impl Kind {
     fn label(self) -> &'static str {
         match self {
             Kind::Evpnd => "evpnd",
+            Kind::EvpndNhid => "evpnd nhid",
             Kind::Frr => "FRR bgpd+zebra",
         }
     }
@@ -123,9 +130,10 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn evpnd_toml(me: Ipv4Addr, peer: Ipv4Addr) -> String {
+fn evpnd_toml(me: Ipv4Addr, peer: Ipv4Addr, nexthops: bool) -> String {
     format!(
         "router_id = \"{me}\"\nasn = {ASN}\nvtep_address = \"{me}\"\nconnect_retry = 1\n\
+         fdb_nexthops = {nexthops}\n\
          [graceful_restart]\nenabled = false\n\
          [duplicate_detection]\nenabled = false\n\
          \n[[neighbor]]\naddress = \"{peer}\"\nremote_as = {ASN}\nfamilies = [\"evpn\"]\n\
@@ -217,12 +225,12 @@ fn run(kind: Kind, n: u32, wa: &Workload, wb: &Workload, cap: Duration) -> Resul
     inj.addr("eth0", &format!("{vtep_b}/24"))?;
     let listener = listen_in(&inj, SocketAddr::new(vtep_a.into(), 179))?;
     let dut = match kind {
-        Kind::Evpnd => {
+        Kind::Evpnd | Kind::EvpndNhid => {
             let e = Evpnd::start_with_env(
                 &leaf,
                 &dir,
                 "leaf",
-                &evpnd_toml(me, vtep_a),
+                &evpnd_toml(me, vtep_a, kind == Kind::EvpndNhid),
                 &[("RUST_LOG", "info")],
             )?;
             poll_until(
@@ -385,27 +393,30 @@ fn print(rows: &[Row], cap: Duration) {
     sizes.dedup();
     let find = |k: Kind, n: u32| rows.iter().find(|r| r.kind == k && r.n == n);
     for n in &sizes {
-        let (Some(e), Some(f)) = (find(Kind::Evpnd, *n), find(Kind::Frr, *n)) else {
-            continue;
-        };
-        // A run that did not finish counts as the cap (a lower bound of
-        // FRR's time, an upper bound of evpnd's).
-        let t = |p: &Phase| p.secs.unwrap_or(cap.as_secs_f64());
-        println!(
-            "{n} MACs: program FRR/evpnd = {:.2}x, move FRR/evpnd = {:.2}x (target >= 3x); memory evpnd/FRR = {:.2} (target <= 0.25)",
-            t(&f.program) / t(&e.program).max(1e-3),
-            t(&f.moved) / t(&e.moved).max(1e-3),
-            e.rss_mib / f.rss_mib.max(1e-9)
-        );
-        println!(
-            "{n} MACs: CPU seconds FRR/evpnd = {:.2}x (both phases; independent of how much of the machine each got)",
-            f.cpu / e.cpu.max(1e-3)
-        );
+        for ek in [Kind::Evpnd, Kind::EvpndNhid] {
+            let (Some(e), Some(f)) = (find(ek, *n), find(Kind::Frr, *n)) else {
+                continue;
+            };
+            let who = ek.label();
+            // A run that did not finish counts as the cap (a lower bound of
+            // FRR's time, an upper bound of evpnd's).
+            let t = |p: &Phase| p.secs.unwrap_or(cap.as_secs_f64());
+            println!(
+                "{n} MACs: program FRR/{who} = {:.2}x, move FRR/{who} = {:.2}x (target >= 3x); memory {who}/FRR = {:.2} (target <= 0.25)",
+                t(&f.program) / t(&e.program).max(1e-3),
+                t(&f.moved) / t(&e.moved).max(1e-3),
+                e.rss_mib / f.rss_mib.max(1e-9)
+            );
+            println!(
+                "{n} MACs: CPU seconds FRR/{who} = {:.2}x (both phases; independent of how much of the machine each got)",
+                f.cpu / e.cpu.max(1e-3)
+            );
+        }
     }
     if let (Some(lo), Some(hi)) = (sizes.first(), sizes.last()) {
         if lo != hi {
             let k = f64::from(*hi) / f64::from(*lo);
-            for kind in [Kind::Evpnd, Kind::Frr] {
+            for kind in [Kind::Evpnd, Kind::EvpndNhid, Kind::Frr] {
                 let (Some(a), Some(b)) = (find(kind, *lo), find(kind, *hi)) else {
                     continue;
                 };
@@ -469,7 +480,11 @@ fn main() -> Result<()> {
             (wa.bytes.len() + wb.bytes.len()) as f64 / 1e6,
             t.elapsed().as_secs_f64()
         );
-        for (kind, key) in [(Kind::Evpnd, "evpnd"), (Kind::Frr, "frr")] {
+        for (kind, key) in [
+            (Kind::Evpnd, "evpnd"),
+            (Kind::EvpndNhid, "evpnd-nhid"),
+            (Kind::Frr, "frr"),
+        ] {
             if !want(key) {
                 continue;
             }

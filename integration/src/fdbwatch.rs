@@ -12,6 +12,11 @@
 //! reaches its target. A lost notification (ENOBUFS) makes the count
 //! unknown: it is rebuilt from a dump ([`dump_count`]) and the loss is
 //! reported. The final state is checked with one dump.
+//!
+//! Entries written as `nhid G` (evpnd's `fdb_nexthops`) carry `NDA_NH_ID`
+//! instead of `NDA_DST`: the watcher also follows RTNLGRP_NEXTHOP (the
+//! kernel announces a nexthop before any entry can use it) and resolves
+//! group → member → gateway.
 
 use std::fs::File;
 use std::net::Ipv4Addr;
@@ -32,7 +37,14 @@ const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const NDA_DST: u16 = 1;
 const NDA_LLADDR: u16 = 2;
+const NDA_NH_ID: u16 = 13;
+const RTM_NEWNEXTHOP: u16 = 104;
+const RTM_GETNEXTHOP: u16 = 106;
+const NHA_ID: u16 = 1;
+const NHA_GROUP: u16 = 2;
+const NHA_GATEWAY: u16 = 6;
 const RTNLGRP_NEIGH: u32 = 3;
+const RTNLGRP_NEXTHOP: u32 = 32;
 const AF_BRIDGE: u8 = 7;
 const NTF_SELF: u8 = 0x02;
 
@@ -131,6 +143,26 @@ fn nl_socket(groups: u32, rcvbuf: usize) -> Result<OwnedFd> {
     Ok(sock)
 }
 
+/// Joins a multicast group above 31 (not expressible in `nl_groups`).
+fn join_group(sock: &OwnedFd, group: u32) -> Result<()> {
+    const SOL_NETLINK: libc::c_int = 270;
+    const NETLINK_ADD_MEMBERSHIP: libc::c_int = 1;
+    // SAFETY: valid fd, u32 option of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            SOL_NETLINK,
+            NETLINK_ADD_MEMBERSHIP,
+            (&group as *const u32).cast(),
+            std::mem::size_of::<u32>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()).context("join netlink group");
+    }
+    Ok(())
+}
+
 fn recv(sock: &OwnedFd, buf: &mut [u8]) -> std::io::Result<usize> {
     // SAFETY: buf is valid for writes of its length.
     let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
@@ -141,8 +173,38 @@ fn recv(sock: &OwnedFd, buf: &mut [u8]) -> std::io::Result<usize> {
     }
 }
 
+/// Where an FDB entry sends: a VTEP address or a nexthop group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dest {
+    Dst(Ipv4Addr),
+    Group(u32),
+}
+
+/// The attributes of a netlink message after its `fixed`-octet header:
+/// `(type, value)` pairs.
+fn attrs(m: &[u8], fixed: usize) -> impl Iterator<Item = (u16, &[u8])> {
+    let mut off = 16 + fixed;
+    std::iter::from_fn(move || {
+        if off + 4 > m.len() {
+            return None;
+        }
+        let l = usize::from(u16::from_ne_bytes([m[off], m[off + 1]]));
+        let t = u16::from_ne_bytes([m[off + 2], m[off + 3]]) & 0x3fff;
+        if l < 4 || off + l > m.len() {
+            return None;
+        }
+        let v = &m[off + 4..off + l];
+        off += (l + 3) & !3;
+        Some((t, v))
+    })
+}
+
+fn u32_of(v: &[u8]) -> Option<u32> {
+    Some(u32::from_ne_bytes(v.get(..4)?.try_into().ok()?))
+}
+
 /// One parsed FDB message: new (true) or deleted, MAC index, destination.
-fn parse_fdb(m: &[u8]) -> Option<(bool, u32, Option<Ipv4Addr>)> {
+fn parse_fdb(m: &[u8]) -> Option<(bool, u32, Dest)> {
     let typ = u16::from_ne_bytes([m[4], m[5]]);
     if typ != RTM_NEWNEIGH && typ != RTM_DELNEIGH {
         return None;
@@ -151,27 +213,36 @@ fn parse_fdb(m: &[u8]) -> Option<(bool, u32, Option<Ipv4Addr>)> {
     if nd[0] != AF_BRIDGE || nd[10] & NTF_SELF == 0 {
         return None;
     }
-    let mut off = 28;
     let (mut mac, mut dst) = (None, None);
-    while off + 4 <= m.len() {
-        let l = usize::from(u16::from_ne_bytes([m[off], m[off + 1]]));
-        let t = u16::from_ne_bytes([m[off + 2], m[off + 3]]) & 0x3fff;
-        if l < 4 || off + l > m.len() {
-            break;
-        }
-        let v = &m[off + 4..off + l];
+    for (t, v) in attrs(m, 12) {
         match t {
             NDA_LLADDR if v.len() == 6 && v[0] == 0x02 && v[1] == 0 => {
                 mac = Some(u32::from_be_bytes([v[2], v[3], v[4], v[5]]));
             }
-            NDA_DST if v.len() == 4 => dst = Some(Ipv4Addr::new(v[0], v[1], v[2], v[3])),
+            NDA_DST if v.len() == 4 => dst = Some(Dest::Dst(Ipv4Addr::new(v[0], v[1], v[2], v[3]))),
+            NDA_NH_ID => dst = u32_of(v).map(Dest::Group),
             _ => {}
         }
-        off += (l + 3) & !3;
     }
     // Only the VXLAN device's own entries carry a destination.
-    dst?;
-    Some((typ == RTM_NEWNEIGH, mac?, dst))
+    Some((typ == RTM_NEWNEIGH, mac?, dst?))
+}
+
+/// A nexthop announcement: its id, and its gateway or its first member.
+fn parse_nexthop(m: &[u8]) -> Option<(u32, Option<Ipv4Addr>, Option<u32>)> {
+    if u16::from_ne_bytes([m[4], m[5]]) != RTM_NEWNEXTHOP || m.len() < 24 {
+        return None;
+    }
+    let (mut id, mut gw, mut member) = (None, None, None);
+    for (t, v) in attrs(m, 8) {
+        match t {
+            NHA_ID => id = u32_of(v),
+            NHA_GATEWAY if v.len() == 4 => gw = Some(Ipv4Addr::new(v[0], v[1], v[2], v[3])),
+            NHA_GROUP => member = u32_of(v),
+            _ => {}
+        }
+    }
+    Some((id?, gw, member))
 }
 
 /// Per-MAC state and the counters it feeds.
@@ -179,6 +250,9 @@ struct Table {
     at: Vec<u8>,
     a: Ipv4Addr,
     b: Ipv4Addr,
+    /// Nexthop id → gateway, group id → member id.
+    gateways: std::collections::HashMap<u32, Ipv4Addr>,
+    members: std::collections::HashMap<u32, u32>,
 }
 
 impl Table {
@@ -216,9 +290,36 @@ impl Table {
         }
     }
 
+    fn new(n: u32, a: Ipv4Addr, b: Ipv4Addr) -> Table {
+        Table {
+            at: vec![NONE; n as usize],
+            a,
+            b,
+            gateways: Default::default(),
+            members: Default::default(),
+        }
+    }
+
     fn apply(&mut self, c: &Counts, msg: &[u8]) {
+        if let Some((id, gw, member)) = parse_nexthop(msg) {
+            if let Some(g) = gw {
+                self.gateways.insert(id, g);
+            }
+            if let Some(m) = member {
+                self.members.insert(id, m);
+            }
+            return;
+        }
         if let Some((new, idx, dst)) = parse_fdb(msg) {
-            let to = match (new, dst) {
+            let vtep = match dst {
+                Dest::Dst(d) => Some(d),
+                Dest::Group(g) => self
+                    .members
+                    .get(&g)
+                    .and_then(|m| self.gateways.get(m))
+                    .copied(),
+            };
+            let to = match (new, vtep) {
                 (false, _) => NONE,
                 (true, Some(d)) if d == self.a => AT_A,
                 (true, Some(d)) if d == self.b => AT_B,
@@ -247,16 +348,27 @@ fn messages(data: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-/// Dumps the AF_BRIDGE FDB on `sock` (a socket of the namespace) and calls
-/// `f` on every message; bounded by `timeout`.
+/// Dumps the nexthops, then the AF_BRIDGE FDB, on `sock` (a socket of the
+/// namespace) and calls `f` on every message; bounded by `timeout` each.
 fn dump(sock: &OwnedFd, timeout: Duration, mut f: impl FnMut(&[u8])) -> Result<()> {
+    dump_one(sock, RTM_GETNEXTHOP, 0, timeout, &mut f)?;
+    dump_one(sock, RTM_GETNEIGH, AF_BRIDGE, timeout, &mut f)
+}
+
+fn dump_one(
+    sock: &OwnedFd,
+    typ: u16,
+    family: u8,
+    timeout: Duration,
+    f: &mut impl FnMut(&[u8]),
+) -> Result<()> {
     let mut req = [0u8; 28];
     req[0..4].copy_from_slice(&28u32.to_ne_bytes());
-    req[4..6].copy_from_slice(&RTM_GETNEIGH.to_ne_bytes());
+    req[4..6].copy_from_slice(&typ.to_ne_bytes());
     let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
     req[6..8].copy_from_slice(&flags.to_ne_bytes());
     req[8..12].copy_from_slice(&0x5ca1eu32.to_ne_bytes());
-    req[16] = AF_BRIDGE;
+    req[16] = family;
     // SAFETY: req is valid for its length.
     let n = unsafe { libc::send(sock.as_raw_fd(), req.as_ptr().cast(), req.len(), 0) };
     if n < 0 {
@@ -323,11 +435,7 @@ pub fn dump_count(
     let h = in_ns(ns, move || {
         let sock = nl_socket(0, 8 << 20)?;
         let c = Counts::default();
-        let mut t = Table {
-            at: vec![NONE; n as usize],
-            a,
-            b,
-        };
+        let mut t = Table::new(n, a, b);
         let start = Instant::now();
         dump(&sock, timeout, |m| t.apply(&c, m))?;
         let other = t.at.iter().filter(|x| **x == OTHER).count() as u64;
@@ -358,6 +466,10 @@ impl FdbWatch {
                         return Err(e);
                     }
                 };
+                if let Err(e) = join_group(&sub, RTNLGRP_NEXTHOP) {
+                    let _ = ready_tx.send(Err(format!("{e:#}")));
+                    return Err(e);
+                }
                 let _ = ready_tx.send(Ok(()));
                 watch(&sub, n, a, b, &counts, &stop)
             })?
@@ -430,11 +542,7 @@ fn watch(
     c: &Counts,
     stop: &AtomicBool,
 ) -> Result<()> {
-    let mut t = Table {
-        at: vec![NONE; n as usize],
-        a,
-        b,
-    };
+    let mut t = Table::new(n, a, b);
     let mut buf = vec![0u8; 1 << 20];
     while !stop.load(Ordering::Relaxed) {
         match recv(sub, &mut buf) {
@@ -450,11 +558,7 @@ fn watch(
                 // queued meanwhile are at least as new and apply on top.
                 c.overruns.fetch_add(1, Ordering::Relaxed);
                 let dsock = nl_socket(0, 8 << 20)?;
-                let mut fresh = Table {
-                    at: vec![NONE; n as usize],
-                    a,
-                    b,
-                };
+                let mut fresh = Table::new(n, a, b);
                 let scratch = Counts::default();
                 dump(&dsock, Duration::from_secs(600), |m| {
                     fresh.apply(&scratch, m)
@@ -499,11 +603,7 @@ mod tests {
         let (a, b) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 3));
         let c = Counts::default();
         c.target_a.store(2, Ordering::Relaxed);
-        let mut t = Table {
-            at: vec![NONE; 4],
-            a,
-            b,
-        };
+        let mut t = Table::new(4, a, b);
         let m0 = [2, 0, 0, 0, 0, 0];
         let m1 = [2, 0, 0, 0, 0, 1];
         t.apply(&c, &msg(RTM_NEWNEIGH, NTF_SELF, m0, Some([10, 0, 0, 1])));
@@ -536,6 +636,60 @@ mod tests {
                 Some([10, 0, 0, 1]),
             ),
         );
+        assert_eq!(c.at_a.load(Ordering::Relaxed), 0);
+    }
+
+    fn nexthop(id: u32, gw: Option<[u8; 4]>, member: Option<u32>) -> Vec<u8> {
+        let mut m = vec![0u8; 24];
+        m[4..6].copy_from_slice(&RTM_NEWNEXTHOP.to_ne_bytes());
+        let mut attr = |t: u16, v: &[u8]| {
+            let l = 4 + v.len();
+            m.extend_from_slice(&(l as u16).to_ne_bytes());
+            m.extend_from_slice(&t.to_ne_bytes());
+            m.extend_from_slice(v);
+            m.resize((m.len() + 3) & !3, 0);
+        };
+        attr(NHA_ID, &id.to_ne_bytes());
+        if let Some(g) = gw {
+            attr(NHA_GATEWAY, &g);
+        }
+        if let Some(x) = member {
+            let mut v = x.to_ne_bytes().to_vec();
+            v.extend_from_slice(&[0; 4]);
+            attr(NHA_GROUP, &v);
+        }
+        let len = m.len() as u32;
+        m[0..4].copy_from_slice(&len.to_ne_bytes());
+        m
+    }
+
+    fn nhid_entry(mac: [u8; 6], group: u32) -> Vec<u8> {
+        let mut m = msg(RTM_NEWNEIGH, NTF_SELF, mac, None);
+        m.extend_from_slice(&8u16.to_ne_bytes());
+        m.extend_from_slice(&NDA_NH_ID.to_ne_bytes());
+        m.extend_from_slice(&group.to_ne_bytes());
+        let len = m.len() as u32;
+        m[0..4].copy_from_slice(&len.to_ne_bytes());
+        m
+    }
+
+    #[test]
+    fn nhid_entries_resolve_through_their_group() {
+        let (a, b) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 3));
+        let c = Counts::default();
+        let mut t = Table::new(4, a, b);
+        t.apply(&c, &nexthop(10, Some([10, 0, 0, 1]), None));
+        t.apply(&c, &nexthop(11, None, Some(10)));
+        t.apply(&c, &nexthop(12, Some([10, 0, 0, 3]), None));
+        t.apply(&c, &nexthop(13, None, Some(12)));
+        t.apply(&c, &nhid_entry([2, 0, 0, 0, 0, 0], 11));
+        t.apply(&c, &nhid_entry([2, 0, 0, 0, 0, 1], 11));
+        assert_eq!(c.at_a.load(Ordering::Relaxed), 2);
+        t.apply(&c, &nhid_entry([2, 0, 0, 0, 0, 1], 13));
+        assert_eq!(c.at_a.load(Ordering::Relaxed), 1);
+        assert_eq!(c.at_b.load(Ordering::Relaxed), 1);
+        // An unknown group counts as elsewhere.
+        t.apply(&c, &nhid_entry([2, 0, 0, 0, 0, 0], 99));
         assert_eq!(c.at_a.load(Ordering::Relaxed), 0);
     }
 }

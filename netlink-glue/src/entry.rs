@@ -25,7 +25,8 @@ pub enum Key {
     /// `00:00:00:00:00:00 dev <vxlan> dst VTEP self permanent`: one per
     /// remote VTEP, added with `NLM_F_APPEND` (RT-3 ingress replication).
     Flood { vni: Vni, vtep: IpAddr },
-    /// `MAC dev <vxlan> dst VTEP self extern_learn` (NTF_SELF).
+    /// `MAC dev <vxlan> dst VTEP self extern_learn` (NTF_SELF), or `nhid G`
+    /// (an FDB nexthop group leading to VTEP) instead of `dst VTEP`.
     VxlanFdb { vni: Vni, mac: Mac },
     /// `MAC dev <vxlan> extern_learn master <bridge>` (NTF_MASTER): the
     /// bridge's entry pointing at the VXLAN port.
@@ -47,12 +48,25 @@ pub enum Key {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Value {
     Flood,
-    VxlanFdb { vtep: IpAddr, sticky: bool },
-    BridgeFdb { sticky: bool },
-    Neigh { mac: Mac },
+    /// `nexthop`: written as `nhid` of the VTEP's FDB nexthop group
+    /// ([`L2Vni::fdb_nexthops`](crate::L2Vni::fdb_nexthops)).
+    VxlanFdb {
+        vtep: IpAddr,
+        sticky: bool,
+        nexthop: bool,
+    },
+    BridgeFdb {
+        sticky: bool,
+    },
+    Neigh {
+        mac: Mac,
+    },
     Route(RouteVia),
     Unreachable,
-    Rule { table: u32, priority: u32 },
+    Rule {
+        table: u32,
+        priority: u32,
+    },
 }
 
 /// Where a route in an IP-VRF goes.
@@ -101,8 +115,16 @@ pub fn describe(key: &Key, value: Option<&Value>, dev: &dyn Fn(&Key) -> String) 
     let on = dev(key);
     match (key, value) {
         (Key::Flood { vtep, .. }, _) => format!("flood 00:00:00:00:00:00 dst {vtep} on {on}"),
-        (Key::VxlanFdb { mac, .. }, Some(Value::VxlanFdb { vtep, sticky })) => {
-            format!("fdb {mac} dst {vtep} self{} on {on}", sticky_str(*sticky))
+        (
+            Key::VxlanFdb { mac, .. },
+            Some(Value::VxlanFdb {
+                vtep,
+                sticky,
+                nexthop,
+            }),
+        ) => {
+            let via = if *nexthop { "nhid of" } else { "dst" };
+            format!("fdb {mac} {via} {vtep} self{} on {on}", sticky_str(*sticky))
         }
         (Key::VxlanFdb { mac, .. }, _) => format!("fdb {mac} self on {on}"),
         (Key::BridgeFdb { mac, .. }, Some(Value::BridgeFdb { sticky })) => {
@@ -191,11 +213,12 @@ impl Item {
 pub fn project_item(intent: &Intent, item: &Item, out: &mut Entries) {
     match item {
         Item::RemoteMac(vni, mac) => {
-            if let (true, Some(r)) = (
-                intent.l2vnis.contains_key(vni),
+            if let (Some(l2), Some(r)) = (
+                intent.l2vnis.get(vni),
                 intent.remote_macs.get(&(*vni, *mac)),
             ) {
-                remote_mac_entries(out, *vni, *mac, r.vtep, r.sticky);
+                let nexthop = l2.fdb_nexthops && l2.vlan.is_none();
+                remote_mac_entries(out, *vni, *mac, r.vtep, r.sticky, nexthop);
             }
         }
         Item::Flood(vni, vtep) => {
@@ -228,7 +251,7 @@ pub fn project_item(intent: &Intent, item: &Item, out: &mut Entries) {
                 // Router MAC: the remote VTEP's address resolves to its
                 // router MAC on the L3 VNI bridge, and that MAC is reached
                 // through the L3 VNI's VXLAN device (RFC 9135 §8.1).
-                remote_mac_entries(out, *l3vni, *mac, *vtep, false);
+                remote_mac_entries(out, *l3vni, *mac, *vtep, false, false);
                 out.insert(
                     Key::Neigh {
                         vni: *l3vni,
@@ -354,8 +377,22 @@ pub fn project(intent: &Intent, backend: L3Backend) -> Entries {
     out
 }
 
-fn remote_mac_entries(out: &mut Entries, vni: Vni, mac: Mac, vtep: IpAddr, sticky: bool) {
-    out.insert(Key::VxlanFdb { vni, mac }, Value::VxlanFdb { vtep, sticky });
+fn remote_mac_entries(
+    out: &mut Entries,
+    vni: Vni,
+    mac: Mac,
+    vtep: IpAddr,
+    sticky: bool,
+    nexthop: bool,
+) {
+    out.insert(
+        Key::VxlanFdb { vni, mac },
+        Value::VxlanFdb {
+            vtep,
+            sticky,
+            nexthop,
+        },
+    );
     out.insert(Key::BridgeFdb { vni, mac }, Value::BridgeFdb { sticky });
 }
 

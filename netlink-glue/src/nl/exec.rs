@@ -5,7 +5,8 @@ use evpn_proto::Mac;
 use rtnetlink::packet_route::RouteNetlinkMessage;
 
 use super::link::Links;
-use super::msg::{self, APPEND, CREATE_EXCL, UPSERT};
+use super::msg::{self, FdbVia, APPEND, CREATE_EXCL, UPSERT};
+use super::nexthop::FdbNexthops;
 use super::snapshot::DevMap;
 use super::socket::NlSocket;
 use crate::entry::{Key, RouteVia, Value};
@@ -46,6 +47,7 @@ pub fn requests(
     devs: &DevMap,
     links: &Links,
     proto: ProtocolId,
+    nh: &FdbNexthops,
 ) -> Result<Vec<Req>, FailReason> {
     let key = op.key();
     let vni = key.vni();
@@ -70,9 +72,45 @@ pub fn requests(
         (Key::Flood { vtep, .. }, _) => {
             vec![del(msg::del_neigh(on_vx(msg::flood_del(vxlan, *vtep))))]
         }
-        (Key::VxlanFdb { mac, .. }, Value::VxlanFdb { vtep, sticky }) if write => {
-            let m = on_vx(msg::vxlan_fdb(vxlan, *mac, *vtep, *sticky));
-            vec![req(msg::new_neigh(m), UPSERT)]
+        (
+            Key::VxlanFdb { mac, .. },
+            Value::VxlanFdb {
+                vtep,
+                sticky,
+                nexthop,
+            },
+        ) if write => {
+            let via = if *nexthop {
+                let g = nh
+                    .group(vtep)
+                    .ok_or_else(|| FailReason::NoDevice(format!("FDB nexthop group for {vtep}")))?;
+                FdbVia::Group(g)
+            } else {
+                FdbVia::Dst(*vtep)
+            };
+            let add = req(
+                msg::new_neigh(on_vx(msg::vxlan_fdb(vxlan, *mac, via, *sticky))),
+                UPSERT,
+            );
+            // The kernel replaces neither a `dst` entry by an `nhid` one nor
+            // the reverse: a change of mode (or taking over a data-plane
+            // learned entry, which has a `dst`) is a delete and an add.
+            let mode_change = match op {
+                Op::Replace {
+                    from: Some(Value::VxlanFdb { nexthop: was, .. }),
+                    ..
+                } => was != nexthop,
+                Op::Replace { from: None, .. } => *nexthop,
+                _ => false,
+            };
+            if mode_change {
+                vec![
+                    del(msg::del_neigh(on_vx(msg::vxlan_fdb_del(vxlan, *mac)))),
+                    add,
+                ]
+            } else {
+                vec![add]
+            }
         }
         (Key::VxlanFdb { mac, .. }, _) => {
             vec![del(msg::del_neigh(on_vx(msg::vxlan_fdb_del(vxlan, *mac))))]
@@ -186,6 +224,7 @@ pub async fn run(
     devs: &DevMap,
     links: &Links,
     proto: ProtocolId,
+    nh: &FdbNexthops,
 ) -> Vec<(usize, FailReason)> {
     let mut failed = Vec::new();
     for (c, chunk) in ops.chunks(CHUNK).enumerate() {
@@ -193,7 +232,7 @@ pub async fn run(
         let mut reqs: Vec<Req> = Vec::with_capacity(chunk.len() + 8);
         let mut owner: Vec<usize> = Vec::with_capacity(chunk.len() + 8);
         for (i, op) in chunk.iter().enumerate() {
-            match requests(op, devs, links, proto) {
+            match requests(op, devs, links, proto, nh) {
                 Ok(rs) => {
                     for r in rs {
                         reqs.push(r);

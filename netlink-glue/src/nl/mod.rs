@@ -9,6 +9,7 @@ pub mod exec;
 pub mod link;
 pub mod monitor;
 pub mod msg;
+pub mod nexthop;
 pub mod snapshot;
 pub mod socket;
 pub mod sysctl;
@@ -26,7 +27,7 @@ use crate::dataplane::{Dataplane, Error};
 use crate::entry::{describe, project, project_item, Entries, Item, Key, Value};
 use crate::model::{mtu_warning, BackendChoice, Change, Intent, L3Backend, ProtocolId};
 use crate::observe::Observations;
-use crate::plan::{diff, diff_keys, Op, Plan};
+use crate::plan::{diff, diff_keys, Op, Owner, Plan, Seen};
 use crate::report::{DeviceAction, Failure, Report};
 use crate::state::StateFile;
 
@@ -81,6 +82,8 @@ pub struct Netlink {
     monitor: Option<monitor::MonitorCtl>,
     /// Inside a bulk period.
     bulk: bool,
+    /// FDB nexthop groups of ours (VNIs with `fdb_nexthops`).
+    nexthops: nexthop::FdbNexthops,
 }
 
 impl Netlink {
@@ -100,6 +103,7 @@ impl Netlink {
             observed: false,
             monitor: None,
             bulk: false,
+            nexthops: nexthop::FdbNexthops::default(),
         })
     }
 
@@ -345,12 +349,14 @@ impl Netlink {
             report.unknown = Some(e.to_string());
             return;
         }
+        self.ensure_nexthops(ops, report).await;
         let failures = exec::run(
             &mut self.sock,
             ops,
             &self.devs,
             &self.links,
             self.cfg.protocol,
+            &self.nexthops,
         )
         .await;
         report.applied += ops.len() - failures.len();
@@ -389,22 +395,154 @@ impl Netlink {
                 report.warnings.push(e.to_string());
             }
         }
+        self.count_nexthop_refs(ops, &failed, report).await;
+    }
+
+    /// Creates the FDB nexthop group of every VTEP the ops write `nhid`
+    /// entries for. A failure fails those ops (no group, no entry).
+    async fn ensure_nexthops(&mut self, ops: &[Op], report: &mut Report) {
+        let mut vteps = BTreeSet::new();
+        for op in ops {
+            if let (
+                false,
+                Value::VxlanFdb {
+                    vtep,
+                    nexthop: true,
+                    ..
+                },
+            ) = (matches!(op, Op::Delete { .. }), op.value())
+            {
+                if self.nexthops.group(vtep).is_none() {
+                    vteps.insert(*vtep);
+                }
+            }
+        }
+        for vtep in vteps {
+            if let Err(e) = self
+                .nexthops
+                .ensure(&mut self.sock, vtep, self.cfg.protocol)
+                .await
+            {
+                let w = format!("FDB nexthop group for VTEP {vtep}: {e}");
+                tracing::warn!("{w}");
+                report.warnings.push(w);
+            }
+        }
+    }
+
+    /// Keeps the use count of each FDB nexthop group from the ops that
+    /// succeeded, then deletes the groups nothing of ours uses any more.
+    async fn count_nexthop_refs(
+        &mut self,
+        ops: &[Op],
+        failed: &BTreeSet<usize>,
+        report: &mut Report,
+    ) {
+        let nh_vtep = |v: Option<&Value>| match v {
+            Some(Value::VxlanFdb {
+                vtep,
+                nexthop: true,
+                ..
+            }) => Some(*vtep),
+            _ => None,
+        };
+        let mut touched = false;
+        for (i, op) in ops.iter().enumerate() {
+            if failed.contains(&i) || !matches!(op.key(), Key::VxlanFdb { .. }) {
+                continue;
+            }
+            let (gone, new) = match op {
+                Op::Add { value, .. } => (None, nh_vtep(Some(value))),
+                Op::Replace { from, to, .. } => (nh_vtep(from.as_ref()), nh_vtep(Some(to))),
+                Op::Delete { value, .. } => (nh_vtep(Some(value)), None),
+            };
+            if let Some(v) = gone {
+                self.nexthops.add_ref(v, false);
+                touched = true;
+            }
+            if let Some(v) = new {
+                self.nexthops.add_ref(v, true);
+            }
+        }
+        if !touched && !self.nexthops.has_orphans() {
+            return;
+        }
+        for w in self.nexthops.collect(&mut self.sock).await {
+            tracing::warn!("{w}");
+            report.warnings.push(w);
+        }
+    }
+
+    /// Reads our FDB nexthop groups back from the kernel (once per
+    /// snapshot). On a kernel without nexthop objects the table stays
+    /// empty; that only matters to VNIs configured with `fdb_nexthops`.
+    async fn load_nexthops(&mut self) -> Result<(), String> {
+        let recs = self
+            .sock
+            .dump_raw(
+                "nexthops",
+                nexthop::RTM_GETNEXTHOP,
+                &nexthop::dump_msg(),
+                nexthop::parse,
+            )
+            .await;
+        match recs {
+            Ok(recs) => {
+                self.nexthops.adopt(&recs, self.cfg.protocol);
+                Ok(())
+            }
+            Err(e) if self.intent.l2vnis.values().any(|v| v.fdb_nexthops) => Err(e),
+            Err(e) => {
+                tracing::debug!(error = %e, "no nexthop dump");
+                Ok(())
+            }
+        }
     }
 
     /// The current snapshot (kernel state at our keys).
     pub async fn snapshot(&mut self) -> Result<crate::plan::Snapshot, Error> {
-        snapshot::read(
+        self.load_nexthops().await.map_err(|reason| Error::Dump {
+            what: "nexthops".into(),
+            reason,
+        })?;
+        let snap = snapshot::read(
             &mut self.sock,
             &self.links,
             &self.devs,
             &self.state.record,
             self.cfg.protocol,
+            &self.nexthops,
         )
         .await
         .map_err(|reason| Error::Dump {
             what: "kernel state".into(),
             reason,
-        })
+        })?;
+        self.nexthops
+            .count_refs(snap.entries.iter().filter_map(|(k, s)| match (k, s) {
+                (
+                    Key::VxlanFdb { .. },
+                    Seen {
+                        owner: Owner::Ours,
+                        value:
+                            Some(Value::VxlanFdb {
+                                vtep,
+                                nexthop: true,
+                                ..
+                            }),
+                    },
+                ) => Some(*vtep),
+                _ => None,
+            }));
+        Ok(snap)
+    }
+
+    /// The FDB nexthop groups we own, by VTEP (nexthop id, group id).
+    pub fn fdb_nexthops(&self) -> Vec<(IpAddr, u32, u32)> {
+        self.nexthops
+            .pairs()
+            .map(|(v, p)| (*v, p.nexthop, p.group))
+            .collect()
     }
 
     fn backend_or_default(&self) -> L3Backend {

@@ -355,7 +355,7 @@ impl Monitor {
             if let Ok(replies) = self.req.call(msg::vxlan_fdb_get(vx, mac), 0).await {
                 let found = replies.iter().any(|m| match m {
                     RouteNetlinkMessage::NewNeighbour(n) => {
-                        msg::fdb_rec(n).is_some_and(|f| f.dst.is_some())
+                        msg::fdb_rec(n).is_some_and(|f| f.dst.is_some() || f.nh_id.is_some())
                     }
                     _ => false,
                 });

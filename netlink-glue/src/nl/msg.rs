@@ -14,7 +14,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use evpn_proto::Mac;
 use ipnetwork::IpNetwork;
-use rtnetlink::packet_core::{NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
+use rtnetlink::packet_core::{
+    DefaultNla, Nla, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE,
+};
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
 use rtnetlink::packet_route::link::{
     InfoData, InfoKind, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
@@ -98,9 +100,10 @@ fn bridge_msg(ifindex: u32, mac: Mac, flags: NeighbourFlags, state: Nud) -> Neig
 }
 
 /// The VXLAN device's own entry: `MAC dev vxlanN dst VTEP self extern_learn`
+/// (or `nhid G` instead of `dst VTEP`)
 /// (state REACHABLE), or `self sticky static` (REACHABLE|NOARP, NTF_STICKY,
 /// no extern_learn: the kernel keeps NTF_EXT_LEARNED and NTF_STICKY apart).
-pub fn vxlan_fdb(vxlan: u32, mac: Mac, vtep: IpAddr, sticky: bool) -> NeighbourMessage {
+pub fn vxlan_fdb(vxlan: u32, mac: Mac, via: FdbVia, sticky: bool) -> NeighbourMessage {
     let (flags, state) = if sticky {
         (
             NeighbourFlags::Own | NeighbourFlags::Sticky,
@@ -113,9 +116,27 @@ pub fn vxlan_fdb(vxlan: u32, mac: Mac, vtep: IpAddr, sticky: bool) -> NeighbourM
         )
     };
     let mut m = bridge_msg(vxlan, mac, flags, state);
-    m.attributes
-        .push(NeighbourAttribute::Destination(nd_addr(vtep)));
+    match via {
+        FdbVia::Dst(vtep) => m
+            .attributes
+            .push(NeighbourAttribute::Destination(nd_addr(vtep))),
+        FdbVia::Group(id) => m.attributes.push(NeighbourAttribute::Other(DefaultNla::new(
+            NDA_NH_ID,
+            id.to_ne_bytes().to_vec(),
+        ))),
+    }
     m
+}
+
+/// NDA_NH_ID (not modelled by netlink-packet-route 0.34).
+pub const NDA_NH_ID: u16 = 13;
+
+/// Where a VXLAN FDB entry sends: a VTEP address (`dst`) or an FDB nexthop
+/// group (`nhid`, see [`super::nexthop`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FdbVia {
+    Dst(IpAddr),
+    Group(u32),
 }
 
 /// Deletes the VXLAN entry for `mac` (all its destinations).
@@ -409,6 +430,8 @@ pub struct FdbRec {
     pub ifindex: u32,
     pub mac: Mac,
     pub dst: Option<IpAddr>,
+    /// NDA_NH_ID: the FDB nexthop group of an `nhid` entry.
+    pub nh_id: Option<u32>,
     pub flags: NeighbourFlags,
     pub state: Nud,
     /// NDA_MASTER: the bridge, on entries of the bridge's own table.
@@ -435,6 +458,7 @@ impl FdbRec {
 pub fn fdb_rec(m: &NeighbourMessage) -> Option<FdbRec> {
     let mut mac = None;
     let mut dst = None;
+    let mut nh_id = None;
     let mut master = None;
     let mut vlan = None;
     let mut src_vni = None;
@@ -445,6 +469,13 @@ pub fn fdb_rec(m: &NeighbourMessage) -> Option<FdbRec> {
             NeighbourAttribute::Controller(i) => master = Some(*i),
             NeighbourAttribute::Vlan(v) => vlan = Some(*v),
             NeighbourAttribute::SourceVni(v) => src_vni = Some(*v),
+            NeighbourAttribute::Other(nla) if nla.kind() == NDA_NH_ID => {
+                let mut b = [0u8; 4];
+                if nla.value_len() == 4 {
+                    nla.emit_value(&mut b);
+                    nh_id = Some(u32::from_ne_bytes(b));
+                }
+            }
             _ => {}
         }
     }
@@ -452,6 +483,7 @@ pub fn fdb_rec(m: &NeighbourMessage) -> Option<FdbRec> {
         ifindex: m.header.ifindex,
         mac: mac?,
         dst,
+        nh_id,
         flags: m.header.flags,
         state: Nud(u16::from(m.header.state)),
         master,
@@ -687,7 +719,7 @@ mod tests {
         let m = vxlan_fdb(
             7,
             Mac([2, 0, 0, 0, 0, 1]),
-            "10.0.0.2".parse().unwrap(),
+            FdbVia::Dst("10.0.0.2".parse().unwrap()),
             false,
         );
         assert_eq!(
@@ -698,11 +730,28 @@ mod tests {
         let s = vxlan_fdb(
             7,
             Mac([2, 0, 0, 0, 0, 1]),
-            "10.0.0.2".parse().unwrap(),
+            FdbVia::Dst("10.0.0.2".parse().unwrap()),
             true,
         );
         assert_eq!(s.header.flags, NeighbourFlags::Own | NeighbourFlags::Sticky);
         assert_eq!(u16::from(s.header.state), 0x42);
+    }
+
+    #[test]
+    fn nhid_entry_carries_the_group_and_reads_back() {
+        let m = vxlan_fdb(
+            7,
+            Mac([2, 0, 0, 0, 0, 1]),
+            FdbVia::Group(0x0E00_0001),
+            false,
+        );
+        assert!(!m
+            .attributes
+            .iter()
+            .any(|a| matches!(a, NeighbourAttribute::Destination(_))));
+        let r = fdb_rec(&m).unwrap();
+        assert_eq!((r.dst, r.nh_id), (None, Some(0x0E00_0001)));
+        assert!(r.ext_learned() && r.is_self());
     }
 
     #[test]

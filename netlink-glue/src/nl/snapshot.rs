@@ -20,6 +20,7 @@ use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::link::Links;
 use super::msg::{self, FdbRec, NeighRec, RouteRec, RuleRec};
+use super::nexthop::FdbNexthops;
 use super::socket::NlSocket;
 use crate::entry::{Key, RouteVia, Value};
 use crate::model::ProtocolId;
@@ -105,7 +106,13 @@ impl DevMap {
 }
 
 /// Classifies one FDB record into the snapshot.
-pub fn classify_fdb(r: &FdbRec, devs: &DevMap, rec: &Record, snap: &mut Snapshot) {
+pub fn classify_fdb(
+    r: &FdbRec,
+    devs: &DevMap,
+    rec: &Record,
+    nh: &FdbNexthops,
+    snap: &mut Snapshot,
+) {
     let svd = devs.svd_vni_of(r);
     let on_svd = devs.svd_vxlan == Some(r.ifindex) || r.vlan.is_some_and(|v| v != 0);
     if on_svd && svd.is_none() {
@@ -115,6 +122,25 @@ pub fn classify_fdb(r: &FdbRec, devs: &DevMap, rec: &Record, snap: &mut Snapshot
     let self_vni = svd.or_else(|| devs.vxlan.get(&r.ifindex).copied());
     if let (true, Some(vni)) = (r.is_self(), self_vni.as_ref()) {
         // The VXLAN device's own table.
+        if let (Some(id), false) = (r.nh_id, r.mac.is_zero()) {
+            // An `nhid` entry: ours when the group is one of our pairs.
+            let key = Key::VxlanFdb {
+                vni: *vni,
+                mac: r.mac,
+            };
+            match nh.vtep_of(id) {
+                Some(vtep) if r.ext_learned() || rec.sticky.contains(&(*vni, r.mac)) => {
+                    let value = Value::VxlanFdb {
+                        vtep,
+                        sticky: r.sticky(),
+                        nexthop: true,
+                    };
+                    snap.insert(key, Some(value), Owner::Ours);
+                }
+                _ => snap.insert(key, None, Owner::Foreign),
+            }
+            return;
+        }
         let Some(dst) = r.dst else {
             // Multicast list entries (`self permanent` without dst).
             return;
@@ -146,7 +172,11 @@ pub fn classify_fdb(r: &FdbRec, devs: &DevMap, rec: &Record, snap: &mut Snapshot
                 vni: *vni,
                 mac: r.mac,
             },
-            Some(Value::VxlanFdb { vtep: dst, sticky }),
+            Some(Value::VxlanFdb {
+                vtep: dst,
+                sticky,
+                nexthop: false,
+            }),
             owner,
         );
         return;
@@ -271,6 +301,7 @@ pub async fn read(
     devs: &DevMap,
     rec: &Record,
     proto: ProtocolId,
+    nh: &FdbNexthops,
 ) -> Result<Snapshot, String> {
     let mut snap = Snapshot::default();
     let fdb = sock
@@ -290,7 +321,7 @@ pub async fn read(
         )
         .await?;
     for r in &fdb {
-        classify_fdb(r, devs, rec, &mut snap);
+        classify_fdb(r, devs, rec, nh, &mut snap);
     }
     drop(fdb);
     for fam in [AddressFamily::Inet, AddressFamily::Inet6] {
@@ -363,6 +394,7 @@ mod tests {
             ifindex,
             mac: Mac([2, 0, 0, 0, 0, 1]),
             dst: dst.map(|d| d.parse().unwrap()),
+            nh_id: None,
             flags,
             state: Nud(state),
             master,
@@ -373,7 +405,7 @@ mod tests {
 
     fn owner_of(r: FdbRec, record: &Record) -> Option<(Owner, Option<Value>)> {
         let mut s = Snapshot::default();
-        classify_fdb(&r, &devs(), record, &mut s);
+        classify_fdb(&r, &devs(), record, &FdbNexthops::default(), &mut s);
         s.entries.into_values().next().map(|x| (x.owner, x.value))
     }
 
@@ -394,7 +426,8 @@ mod tests {
                 Owner::Ours,
                 Some(Value::VxlanFdb {
                     vtep: "10.0.0.2".parse().unwrap(),
-                    sticky: false
+                    sticky: false,
+                    nexthop: false
                 })
             ))
         );

@@ -527,7 +527,59 @@ impl NlSocket {
         let seq = self.next_seq();
         let mut dgram = Vec::new();
         push_request(&mut dgram, msg, NLM_F_DUMP, seq);
-        self.send(&dgram).await.map_err(|e| e.to_string())?;
+        self.dump_datagram(&dgram, seq, &mut |bytes| {
+            let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes)
+                .map_err(|e| format!("undecodable message in dump: {e}"))?;
+            Ok(match m.payload {
+                NetlinkPayload::InnerMessage(m) => keep(m),
+                _ => None,
+            })
+        })
+        .await
+    }
+
+    /// A dump of a message type netlink-packet-route does not model (e.g.
+    /// RTM_GETNEXTHOP): `payload` follows the netlink header of the request;
+    /// `keep` gets each answer's payload (after its netlink header).
+    pub async fn dump_raw<T>(
+        &mut self,
+        what: &str,
+        msg_type: u16,
+        payload: &[u8],
+        mut keep: impl FnMut(&[u8]) -> Option<T>,
+    ) -> Result<Vec<T>, String> {
+        for _ in 0..DUMP_RETRIES {
+            let seq = self.next_seq();
+            let len = 16 + payload.len();
+            let mut dgram = Vec::with_capacity(len);
+            dgram.extend_from_slice(&(len as u32).to_ne_bytes());
+            dgram.extend_from_slice(&msg_type.to_ne_bytes());
+            dgram.extend_from_slice(&(NLM_F_DUMP | NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
+            dgram.extend_from_slice(&seq.to_ne_bytes());
+            dgram.extend_from_slice(&0u32.to_ne_bytes());
+            dgram.extend_from_slice(payload);
+            match self
+                .dump_datagram(&dgram, seq, &mut |bytes| Ok(keep(&bytes[16..])))
+                .await
+            {
+                Ok(Some(v)) => return Ok(v),
+                Ok(None) => continue,
+                Err(e) => return Err(format!("{what}: {e}")),
+            }
+        }
+        Err(format!("{what}: interrupted {DUMP_RETRIES} times"))
+    }
+
+    /// Sends a dump request and collects what `keep` makes of each answer
+    /// message (whole message, header included); `None` when the kernel
+    /// flagged the dump as interrupted.
+    async fn dump_datagram<T>(
+        &mut self,
+        dgram: &[u8],
+        seq: u32,
+        keep: &mut impl FnMut(&[u8]) -> Result<Option<T>, String>,
+    ) -> Result<Option<Vec<T>>, String> {
+        self.send(dgram).await.map_err(|e| e.to_string())?;
         let mut out = Vec::new();
         let mut interrupted = false;
         loop {
@@ -557,12 +609,8 @@ impl NlSocket {
                         if flags & NLM_F_DUMP_INTR != 0 {
                             interrupted = true;
                         }
-                        let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes)
-                            .map_err(|e| format!("undecodable message in dump: {e}"))?;
-                        if let NetlinkPayload::InnerMessage(m) = m.payload {
-                            if let Some(t) = keep(m) {
-                                out.push(t);
-                            }
+                        if let Some(t) = keep(bytes)? {
+                            out.push(t);
                         }
                     }
                     Part::Overrun => return Err("overrun".into()),

@@ -48,7 +48,8 @@ fn remote_mac_projects_to_bridge_and_vxlan_entries_like_zebra() {
                 },
                 Value::VxlanFdb {
                     vtep: VTEP_A,
-                    sticky: false
+                    sticky: false,
+                    nexthop: false
                 }
             ),
             (
@@ -118,11 +119,13 @@ fn mac_move_is_a_replace_in_place_not_delete_then_add() {
             },
             from: Some(Value::VxlanFdb {
                 vtep: VTEP_A,
-                sticky: false
+                sticky: false,
+                nexthop: false
             }),
             to: Value::VxlanFdb {
                 vtep: VTEP_B,
-                sticky: false
+                sticky: false,
+                nexthop: false
             },
         }]
     );
@@ -150,6 +153,7 @@ fn stale_entries_we_own_are_deleted_in_reverse_stage_order() {
         Some(Value::VxlanFdb {
             vtep: VTEP_A,
             sticky: false,
+            nexthop: false,
         }),
         Owner::Ours,
     );
@@ -352,7 +356,8 @@ fn backend_b_projects_rules_connected_copies_and_unreachable_defaults() {
         }],
         Value::VxlanFdb {
             vtep: VTEP_A,
-            sticky: false
+            sticky: false,
+            nexthop: false
         }
     );
 }
@@ -440,6 +445,7 @@ fn incremental_diff_touches_only_the_given_keys() {
         Value::VxlanFdb {
             vtep: VTEP_A,
             sticky: false,
+            nexthop: false,
         },
     );
     applied.insert(
@@ -447,6 +453,7 @@ fn incremental_diff_touches_only_the_given_keys() {
         Value::VxlanFdb {
             vtep: VTEP_A,
             sticky: false,
+            nexthop: false,
         },
     );
     let mut desired = Entries::new();
@@ -455,6 +462,7 @@ fn incremental_diff_touches_only_the_given_keys() {
         Value::VxlanFdb {
             vtep: VTEP_B,
             sticky: false,
+            nexthop: false,
         },
     );
     // `other` is not desired but not touched either: no delete.
@@ -475,6 +483,7 @@ fn plan_and_ops_render_for_operators() {
         value: Value::VxlanFdb {
             vtep: VTEP_A,
             sticky: false,
+            nexthop: false,
         },
     };
     assert_eq!(

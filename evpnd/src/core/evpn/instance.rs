@@ -226,6 +226,7 @@ impl EvpnCfg {
                         k.vxlan = x.clone();
                     }
                     k.dstport = g.vxlan_port;
+                    k.fdb_nexthops = g.fdb_nexthops;
                     k
                 }
             };
