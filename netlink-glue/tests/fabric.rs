@@ -13,7 +13,9 @@
 
 mod common;
 
+use common::capture::{arp, arp_request, na, neighbour_solicitation, send_from, Arp, Capture, Na};
 use common::*;
+use evpn_proto::Mac;
 use netlink_glue::netns::{self, Netns};
 use netlink_glue::{AnycastGateway, Dataplane, Intent, L3Vni, Netlink, Report, SviMode};
 
@@ -42,17 +44,64 @@ fn program(ns: &Netns, intent: Intent, twice: bool) -> (Report, Option<Report>) 
     })
 }
 
-/// Number of ARP replies `host` gets for `target` from 2 requests, and the
-/// MACs they came from.
-fn arp_replies(host: &Netns, target: &str) -> Vec<String> {
-    let out = host
-        .sh_output(&format!("arping -c 2 -w 3 -i eth0 {target}"))
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.contains("bytes from"))
-        .filter_map(|l| l.split_whitespace().nth(3).map(str::to_string))
+/// Every ARP reply for `gw` that `host` (eth0: `hmac`, `hip`) receives
+/// within 700 ms after sending ONE request for it.
+fn arp_answers(host: &Netns, hmac: &str, hip: &str, gw: &str) -> Vec<Arp> {
+    let (hip, gw) = (hip.parse().unwrap(), gw.parse().unwrap());
+    let cap = Capture::open(host, "eth0");
+    send_from(host, "eth0", arp_request(mac(hmac), hip, gw));
+    cap.frames(700)
+        .iter()
+        .filter_map(|f| arp(f))
+        .filter(|a| a.op == 2 && a.spa == gw)
         .collect()
+}
+
+/// Every Neighbour Advertisement for `gw` that `host` receives within
+/// 700 ms after sending ONE Neighbour Solicitation for it.
+fn nd_answers(host: &Netns, hmac: &str, hip: &str, gw: &str) -> Vec<Na> {
+    let (hip, gw) = (hip.parse().unwrap(), gw.parse().unwrap());
+    let cap = Capture::open(host, "eth0");
+    send_from(host, "eth0", neighbour_solicitation(mac(hmac), hip, gw));
+    cap.frames(700)
+        .iter()
+        .filter_map(|f| na(f))
+        .filter(|n| n.target == gw)
+        .collect()
+}
+
+/// The one ARP reply a host must get for the gateway.
+fn gateway_arp_reply(hmac: &str, hip: &str, gw: &str) -> Arp {
+    Arp {
+        eth_dst: mac(hmac),
+        eth_src: mac(GW_MAC),
+        op: 2,
+        sha: mac(GW_MAC),
+        spa: gw.parse().unwrap(),
+        tha: mac(hmac),
+        tpa: hip.parse().unwrap(),
+    }
+}
+
+/// Asserts that one NA answers a solicitation for the gateway: solicited,
+/// from a router, overriding, with the gateway MAC.
+fn assert_one_gateway_na(answers: &[Na], hmac: &str, gw: &str) {
+    assert_eq!(answers.len(), 1, "one NA per solicitation: {answers:?}");
+    let n = &answers[0];
+    assert_eq!(
+        (n.eth_src, n.eth_dst, n.tlla, n.target),
+        (
+            mac(GW_MAC),
+            mac(hmac),
+            Some(mac(GW_MAC)),
+            gw.parse().unwrap()
+        ),
+        "{n:?}"
+    );
+    assert!(
+        n.solicited && n.router && n.override_ && n.checksum_ok && n.hop_limit == 255,
+        "{n:?}"
+    );
 }
 
 fn anycast_gateway_case(svi: SviMode, tag: &str) {
@@ -74,7 +123,7 @@ fn anycast_gateway_case(svi: SviMode, tag: &str) {
     assert!(r1.ok(), "{r1}");
     let r2 = r2.unwrap();
     assert!(
-        r2.ok() && r2.devices.is_empty(),
+        r2.ok() && r2.devices.is_empty() && r2.plan.is_empty() && r2.applied == 0,
         "second pass must change nothing: {r2}"
     );
     leaf.sh("ip link set h1p master br100").unwrap();
@@ -115,13 +164,20 @@ fn anycast_gateway_case(svi: SviMode, tag: &str) {
             .contains("02:00:00:00:01:00"));
     }
 
-    // Exactly one reply per ARP request, always with the gateway MAC.
-    let replies = arp_replies(&h1, "10.1.0.1");
+    // One ARP request gets exactly one reply, with the gateway MAC (with
+    // a macvlan SVI the bridge itself must stay silent); the same for one
+    // Neighbour Solicitation.
+    let replies = arp_answers(&h1, "02:00:00:00:00:0a", "10.1.0.10", "10.1.0.1");
     assert_eq!(
         replies,
-        vec![GW_MAC.to_string(), GW_MAC.to_string()],
-        "replies: {replies:?}"
+        vec![gateway_arp_reply(
+            "02:00:00:00:00:0a",
+            "10.1.0.10",
+            "10.1.0.1"
+        )]
     );
+    let nas = nd_answers(&h1, "02:00:00:00:00:0a", "fd00:1::10", "fd00:1::1");
+    assert_one_gateway_na(&nas, "02:00:00:00:00:0a", "fd00:1::1");
     h1.sh("ping -c 1 -W 2 10.1.0.1").unwrap();
     h1.sh("ping -6 -c 1 -W 2 fd00:1::1").unwrap();
     let n6 = h1.sh("ip -6 neigh show fd00:1::1").unwrap();
@@ -148,6 +204,124 @@ fn anycast_gateway_on_a_macvlan_answers_arp_once_with_the_gateway_mac() {
 #[test]
 fn anycast_gateway_on_the_bridge_answers_arp_once_with_the_gateway_mac() {
     anycast_gateway_case(SviMode::Bridge, "agwb");
+}
+
+/// ARP and Neighbour Advertisement frames among `frames`, in order.
+fn arp_and_na(frames: &[Vec<u8>]) -> (Vec<Arp>, Vec<Na>) {
+    (
+        frames.iter().filter_map(|f| arp(f)).collect(),
+        frames.iter().filter_map(|f| na(f)).collect(),
+    )
+}
+
+/// A gateway added to a running VNI is announced once per address: one
+/// gratuitous ARP (broadcast request, sender = target = gateway IP, from the
+/// gateway MAC) and one unsolicited NA (to all-nodes, Router + Override, not
+/// Solicited, hop limit 255, target link-layer option = gateway MAC), on the
+/// bridge SVI and on a macvlan SVI alike. A second reconcile announces
+/// nothing. Apart from the kernel's NA for a new SVI's link-local address,
+/// these are the only ARP/NA frames the hosts see.
+#[test]
+fn gateway_addresses_are_announced_once_with_garp_and_unsolicited_na() {
+    let Some(leaf) = ns("gwann") else { return };
+    let h1 = host(
+        &leaf,
+        "gwannh1",
+        "h1p",
+        "02:00:00:00:00:0a",
+        "10.1.0.10/24",
+        Some("fd00:1::10/64"),
+    );
+    let h2 = host(
+        &leaf,
+        "gwannh2",
+        "h2p",
+        "02:00:00:00:00:0c",
+        "10.2.0.10/24",
+        Some("fd00:2::10/64"),
+    );
+    let intent = |with_gw: bool| {
+        let mut i = Intent::default();
+        let mut v100 = l2(100, "10.0.0.1");
+        let mut v200 = l2(200, "10.0.0.1");
+        v200.bridge_mac = Some(mac("02:00:00:00:02:00"));
+        if with_gw {
+            v100.gateway = Some(gateway(&["10.1.0.1/24", "fd00:1::1/64"], SviMode::Bridge));
+            v200.gateway = Some(gateway(
+                &["10.2.0.1/24", "fd00:2::1/64"],
+                SviMode::Macvlan {
+                    name: "agw200".into(),
+                },
+            ));
+        }
+        i.l2vnis.insert(vni(100), v100);
+        i.l2vnis.insert(vni(200), v200);
+        i
+    };
+    let (r0, _) = program(&leaf, intent(false), false);
+    assert!(r0.ok(), "{r0}");
+    leaf.sh("ip link set h1p master br100 && ip link set h2p master br200")
+        .unwrap();
+    let (c1, c2) = (Capture::open(&h1, "eth0"), Capture::open(&h2, "eth0"));
+    let cfg = netlink_glue::Config::new(state_file(&leaf));
+    let (r1, r2) = leaf.block_on(move || async move {
+        let mut dp = Netlink::new(cfg).unwrap();
+        let r1 = dp.reconcile(&intent(true)).await;
+        let r2 = dp.reconcile(&intent(true)).await;
+        (r1, r2)
+    });
+    assert!(r1.ok(), "{r1}");
+    assert!(r2.ok() && r2.devices.is_empty(), "{r2}");
+    let gw = mac(GW_MAC);
+    for (cap, v4, v6, svi) in [
+        (&c1, "10.1.0.1", "fd00:1::1", "br100"),
+        (&c2, "10.2.0.1", "fd00:2::1", "agw200"),
+    ] {
+        let (arps, nas) = arp_and_na(&cap.frames(1000));
+        println!("{svi}: announced {arps:?} {nas:?}");
+        let ip4 = v4.parse().unwrap();
+        assert_eq!(
+            arps,
+            vec![Arp {
+                eth_dst: Mac([0xff; 6]),
+                eth_src: gw,
+                op: 1,
+                sha: gw,
+                spa: ip4,
+                tha: Mac([0; 6]),
+                tpa: ip4,
+            }],
+            "exactly one gratuitous ARP from {svi}"
+        );
+        let ip6: std::net::Ipv6Addr = v6.parse().unwrap();
+        // With ndisc_notify the kernel also announces the link-local
+        // address of an SVI that came up in this pass (the macvlan); that
+        // one is the kernel's, not a gateway address.
+        let (nas, kernel_ll): (Vec<Na>, Vec<Na>) = nas.into_iter().partition(|n| n.target == ip6);
+        assert!(
+            kernel_ll
+                .iter()
+                .all(|n| n.target.is_unicast_link_local() && n.target == n.ip_src),
+            "{kernel_ll:?}"
+        );
+        assert_eq!(
+            nas,
+            vec![Na {
+                eth_dst: mac("33:33:00:00:00:01"),
+                eth_src: gw,
+                ip_src: ip6,
+                ip_dst: "ff02::1".parse().unwrap(),
+                hop_limit: 255,
+                router: true,
+                solicited: false,
+                override_: true,
+                target: ip6,
+                tlla: Some(gw),
+                checksum_ok: true,
+            }],
+            "exactly one unsolicited NA from {svi}"
+        );
+    }
 }
 
 /// Two leaves with an underlay veth and one host each.
