@@ -324,6 +324,131 @@ fn gateway_addresses_are_announced_once_with_garp_and_unsolicited_na() {
     }
 }
 
+/// Addresses (`inet`/`inet6` + prefix) of `dev`, global scope only.
+fn addrs_of(ns: &Netns, dev: &str) -> Vec<String> {
+    let out = ns
+        .sh(&format!("ip -o addr show dev {dev} scope global"))
+        .unwrap();
+    let mut v: Vec<String> = out
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(3).map(str::to_string))
+        .collect();
+    v.sort();
+    v
+}
+
+/// When the configuration drops a gateway address or a whole macvlan
+/// gateway, reconcile (also after a restart: the record is a file) removes
+/// exactly what it added: the address, the macvlan and the bridge's
+/// `self local` entry for its MAC. The operator's addresses and macvlan on
+/// the same devices stay, and so does an address the operator had before
+/// the configuration named it.
+#[test]
+fn reconcile_removes_our_stale_gateway_addresses_and_macvlan_but_not_the_operators() {
+    let Some(leaf) = ns("gwrm") else { return };
+    let intent = |gw100: &[&str], gw200: bool, with100: bool| {
+        let mut i = Intent::default();
+        if with100 {
+            let mut v = l2(100, "10.0.0.1");
+            v.gateway = Some(gateway(gw100, SviMode::Bridge));
+            i.l2vnis.insert(vni(100), v);
+        }
+        let mut v = l2(200, "10.0.0.1");
+        v.bridge_mac = Some(mac("02:00:00:00:02:00"));
+        if gw200 {
+            v.gateway = Some(gateway(
+                &["10.2.0.1/24"],
+                SviMode::Macvlan {
+                    name: "agw200".into(),
+                },
+            ));
+        }
+        i.l2vnis.insert(vni(200), v);
+        i
+    };
+    let (ra, _) = program(
+        &leaf,
+        intent(&["10.1.0.1/24", "fd00:1::1/64"], true, true),
+        false,
+    );
+    assert!(ra.ok(), "{ra}");
+    let gw_self = |ns: &Netns| {
+        ns.sh("bridge fdb show dev br200")
+            .unwrap()
+            .lines()
+            .any(|l| l.starts_with(GW_MAC) && l.contains("self"))
+    };
+    assert!(gw_self(&leaf), "the gateway MAC's local entry on br200");
+    leaf.sh(
+        "ip addr add 10.1.0.250/24 dev br100 && ip addr add 10.1.0.3/24 dev br100 && \
+         ip link add opmv link br200 type macvlan mode private && \
+         ip addr add 10.2.0.250/24 dev br200",
+    )
+    .unwrap();
+
+    // Each step is a restart: a new instance reading the same record.
+    let step = |i: Intent| {
+        let cfg = netlink_glue::Config::new(state_file(&leaf));
+        leaf.block_on(move || async move { Netlink::new(cfg).unwrap().reconcile(&i).await })
+    };
+    // fd00:1::1 and the whole VNI 200 gateway are gone; the operator's
+    // 10.1.0.3 is now configured.
+    let rb = step(intent(&["10.1.0.1/24", "10.1.0.3/24"], false, true));
+    assert!(rb.ok(), "{rb}");
+    let removed: Vec<&str> = rb
+        .devices
+        .iter()
+        .map(|d| d.what.as_str())
+        .filter(|w| w.starts_with("delete") || w.starts_with("fdb del"))
+        .collect();
+    assert_eq!(
+        removed,
+        vec![
+            "delete macvlan agw200",
+            "fdb del 00:00:5e:00:01:01 dev br200 self",
+            "delete address fd00:1::1/64 on br100",
+        ],
+        "{rb}"
+    );
+    assert!(
+        leaf.sh("ip link show agw200").is_err(),
+        "agw200 still exists"
+    );
+    assert!(!gw_self(&leaf), "the gateway MAC's local entry stayed");
+    assert!(
+        leaf.sh("ip link show opmv").is_ok(),
+        "operator macvlan removed"
+    );
+    assert_eq!(addrs_of(&leaf, "br200"), vec!["10.2.0.250/24"]);
+    assert_eq!(
+        addrs_of(&leaf, "br100"),
+        vec!["10.1.0.1/24", "10.1.0.250/24", "10.1.0.3/24"]
+    );
+    let rec = std::fs::read_to_string(state_file(&leaf)).unwrap();
+    assert!(rec.contains("gwaddr br100 10.1.0.1/24"), "{rec}");
+    assert!(
+        !rec.contains("10.1.0.3") && !rec.contains("fd00:1::1") && !rec.contains("agw200"),
+        "{rec}"
+    );
+
+    // 10.1.0.3 leaves the configuration: it was the operator's, it stays.
+    let rc = step(intent(&["10.1.0.1/24"], false, true));
+    assert!(rc.ok() && rc.devices.is_empty(), "{rc}");
+    assert_eq!(
+        addrs_of(&leaf, "br100"),
+        vec!["10.1.0.1/24", "10.1.0.250/24", "10.1.0.3/24"]
+    );
+    // VNI 100 leaves the configuration: its bridge stays (devices are not
+    // deleted), our gateway address on it goes, and the operator's
+    // addresses in the same subnet (secondaries of ours) are kept.
+    let rd = step(intent(&[], false, false));
+    assert!(rd.ok(), "{rd}");
+    assert_eq!(
+        addrs_of(&leaf, "br100"),
+        vec!["10.1.0.250/24", "10.1.0.3/24"]
+    );
+}
+
 /// Two leaves with an underlay veth and one host each.
 struct Fabric {
     leaf1: Netns,
