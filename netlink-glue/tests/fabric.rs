@@ -487,19 +487,22 @@ fn fabric(tag: &str, h1_v4: &str, h2_v4: &str) -> Option<Fabric> {
     })
 }
 
+/// VNI 100 on a leaf with VTEP `local`: one remote VTEP in the flood list,
+/// the remote host's MAC behind it and its IP for ARP suppression.
+fn leaf_intent(local: &str, remote_vtep: &str, rmac: &str, rip: &str) -> Intent {
+    let mut i = Intent::default();
+    i.l2vnis.insert(vni(100), l2(100, local));
+    i.flood.insert((vni(100), ip(remote_vtep)));
+    i.remote_macs
+        .insert((vni(100), mac(rmac)), remote(remote_vtep, false));
+    i.remote_neighs.insert((vni(100), ip(rip)), mac(rmac));
+    i
+}
+
 #[test]
 fn hosts_on_two_leaves_ping_each_other_across_vxlan() {
     let Some(f) = fabric("l2", "10.1.0.10/24", "10.1.0.20/24") else {
         return;
-    };
-    let leaf_intent = |local: &str, remote_vtep: &str, rmac: &str, rip: &str| {
-        let mut i = Intent::default();
-        i.l2vnis.insert(vni(100), l2(100, local));
-        i.flood.insert((vni(100), ip(remote_vtep)));
-        i.remote_macs
-            .insert((vni(100), mac(rmac)), remote(remote_vtep, false));
-        i.remote_neighs.insert((vni(100), ip(rip)), mac(rmac));
-        i
     };
     // leaf2's underlay carries 1550 (1500 + 50 bytes of VXLAN over IPv4);
     // leaf1's keeps 1500, which the MTU check must flag.
@@ -533,6 +536,58 @@ fn hosts_on_two_leaves_ping_each_other_across_vxlan() {
     // remote neighbour entry (ARP suppression).
     let n = f.h1.sh("ip neigh show 10.1.0.20").unwrap();
     assert!(n.contains("02:00:00:00:00:0b"), "{n}");
+}
+
+/// The same two leaves with IPv6 VTEPs (fd00::1, fd00::2): devices, flood
+/// list and remote MAC entries carry IPv6 destinations, hosts ping, and
+/// the MTU check counts 70 bytes of overhead: 1550 (enough over IPv4) is
+/// flagged, 1570 is not.
+#[test]
+fn hosts_ping_across_an_ipv6_underlay_and_the_mtu_check_counts_70_bytes() {
+    let Some(f) = fabric("l2v6", "10.1.0.10/24", "10.1.0.20/24") else {
+        return;
+    };
+    f.leaf1
+        .sh("ip addr add fd00::1/64 dev ul nodad && ip link set ul mtu 1550")
+        .unwrap();
+    f.leaf2
+        .sh("ip addr add fd00::2/64 dev ul nodad && ip link set ul mtu 1570")
+        .unwrap();
+    let (r1, _) = program(
+        &f.leaf1,
+        leaf_intent("fd00::1", "fd00::2", "02:00:00:00:00:0b", "10.1.0.20"),
+        false,
+    );
+    let (r2, _) = program(
+        &f.leaf2,
+        leaf_intent("fd00::2", "fd00::1", "02:00:00:00:00:0a", "10.1.0.10"),
+        false,
+    );
+    assert!(r1.ok(), "{r1}");
+    assert!(r2.ok(), "{r2}");
+    assert_eq!(
+        r1.warnings,
+        vec![
+            "vxlan100: overlay MTU 1500 needs underlay MTU >= 1570 towards fd00::2 \
+             (70 bytes VXLAN overhead over IPv6), but ul has 1550"
+                .to_string()
+        ]
+    );
+    assert!(r2.warnings.is_empty(), "{r2}");
+    let link = f.leaf1.sh("ip -d link show vxlan100").unwrap();
+    assert!(link.contains("local fd00::1"), "{link}");
+    assert_eq!(
+        fdb_lines(&f.leaf1, "vxlan100"),
+        vec![
+            "00:00:00:00:00:00 dst fd00::2 self permanent",
+            "02:00:00:00:00:0b dst fd00::2 self extern_learn",
+            "02:00:00:00:00:0b extern_learn master br100",
+        ]
+    );
+    f.leaf1.sh("ip link set h1p master br100").unwrap();
+    f.leaf2.sh("ip link set h2p master br100").unwrap();
+    f.h1.sh("ping -c 3 -i 0.2 -W 2 10.1.0.20").unwrap();
+    f.h2.sh("ping -c 3 -i 0.2 -W 2 10.1.0.10").unwrap();
 }
 
 #[test]
