@@ -18,6 +18,7 @@ use common::*;
 use evpn_proto::Mac;
 use netlink_glue::netns::{self, Netns};
 use netlink_glue::{AnycastGateway, Dataplane, Intent, L3Vni, Netlink, Report, SviMode};
+use std::net::{IpAddr, Ipv4Addr};
 
 const GW_MAC: &str = "00:00:5e:00:01:01";
 
@@ -619,6 +620,14 @@ fn l3vni_backend_b_routes_between_vnis_on_different_leaves() {
         i.router_macs.insert((vni(5000), ip(peer)), mac(peer_rmac));
         i.routes
             .insert((vni(5000), peer_net.parse().unwrap()), ip(peer));
+        // The peer's host route (RT-2 with the L3 VNI label): /32 of the
+        // peer subnet's .20 host.
+        let host = match peer_net.parse::<ipnetwork::IpNetwork>().unwrap().ip() {
+            IpAddr::V4(a) => Ipv4Addr::from(u32::from(a) + 20),
+            IpAddr::V6(_) => unreachable!("IPv4 test networks"),
+        };
+        i.routes
+            .insert((vni(5000), format!("{host}/32").parse().unwrap()), ip(peer));
         i
     };
     let i1 = leaf(
@@ -667,6 +676,10 @@ fn l3vni_backend_b_routes_between_vnis_on_different_leaves() {
     let table = f.leaf1.sh("ip route show table 1000").unwrap();
     assert!(
         table.contains("10.2.0.0/24 via 10.0.0.2 dev br5000 proto 201 onlink"),
+        "{table}"
+    );
+    assert!(
+        table.contains("10.2.0.20 via 10.0.0.2 dev br5000 proto 201 onlink"),
         "{table}"
     );
     assert!(

@@ -15,7 +15,9 @@ mod common;
 
 use common::*;
 use evpn_proto::Mac;
-use netlink_glue::{Change, Dataplane, FailReason, Intent, Netlink};
+use netlink_glue::{
+    BackendChoice, Change, Dataplane, FailReason, Intent, L3Backend, L3Vni, Netlink,
+};
 
 #[test]
 fn devices_are_created_with_evpn_flags_and_reconcile_is_idempotent() {
@@ -487,5 +489,39 @@ fn plan_reports_the_diff_against_the_kernel_without_writing() {
             "replace fdb 02:00:00:00:00:0b dst 10.0.0.3 self extern_learn on vni 100",
         ],
         "{text}"
+    );
+}
+
+/// The L3 backend follows the configuration when forced, and the report
+/// says which one and why (here: table + ip rule, also where a vrf driver
+/// exists).
+#[test]
+fn a_forced_l3_backend_is_used_and_reported() {
+    let Some(ns) = ns("force") else { return };
+    let mut cfg = config(&ns);
+    cfg.backend = BackendChoice::Force(L3Backend::TableRule);
+    let r = ns.block_on(move || async move {
+        let mut dp = Netlink::new(cfg).unwrap();
+        let mut i = Intent::default();
+        let mut l3 = L3Vni::new(
+            vni(5000),
+            "tenant1",
+            1000,
+            ip("10.0.0.1"),
+            mac("02:00:00:00:50:01"),
+        );
+        l3.rule_priority = 1000;
+        i.l3vnis.insert(vni(5000), l3);
+        dp.reconcile(&i).await
+    });
+    assert!(r.ok(), "{r}");
+    assert_eq!(
+        r.warnings,
+        vec!["L3 VNI backend: table + ip rule (forced by configuration)".to_string()]
+    );
+    let rules = ns.sh("ip rule show").unwrap();
+    assert!(
+        rules.contains("1000:\tfrom all iif br5000 lookup 1000 proto 201"),
+        "{rules}"
     );
 }

@@ -204,6 +204,42 @@ fn local_learns_moves_ageing_and_neighbours_are_observed_and_our_writes_are_not(
         .await
         .expect("aged");
 
+            // Link and address changes come through as typed events.
+            sh_in(&lname, "ip link set h2p down");
+            let (o, _) = next_matching(
+                &mut obs,
+                2000,
+                |o| matches!(o, Observation::LinkChanged { dev, .. } if dev.name == "h2p"),
+            )
+            .await
+            .expect("link change");
+            assert!(
+                matches!(
+                    o,
+                    Observation::LinkChanged {
+                        up: false,
+                        deleted: false,
+                        ..
+                    }
+                ),
+                "{o:?}"
+            );
+            sh_in(
+                &lname,
+                "ip link set h2p up && ip addr add 10.1.0.5/24 dev br100",
+            );
+            let (o, _) = next_matching(
+                &mut obs,
+                2000,
+                |o| matches!(o, Observation::AddrChanged { dev, .. } if dev.name == "br100"),
+            )
+            .await
+            .expect("address change");
+            let Observation::AddrChanged { addr, added, .. } = o else {
+                unreachable!()
+            };
+            assert_eq!((addr.to_string(), added), ("10.1.0.5/24".to_string(), true));
+
             // Our own writes produce no learn and no neighbour.
             let r: Report = dp
                 .apply(
