@@ -392,6 +392,13 @@ fn reconcile_removes_our_stale_gateway_addresses_and_macvlan_but_not_the_operato
         let cfg = netlink_glue::Config::new(state_file(&leaf));
         leaf.block_on(move || async move { Netlink::new(cfg).unwrap().reconcile(&i).await })
     };
+    // A graceful restart (`keep_stale`) removes nothing yet.
+    let mut gr = intent(&["10.1.0.1/24"], false, true);
+    gr.keep_stale = true;
+    let r = step(gr);
+    assert!(r.ok(), "{r}");
+    assert!(leaf.sh("ip link show agw200").is_ok(), "removed during GR");
+    assert!(addrs_of(&leaf, "br100").contains(&"fd00:1::1/64".to_string()));
     // fd00:1::1 and the whole VNI 200 gateway are gone; the operator's
     // 10.1.0.3 is now configured.
     let rb = step(intent(&["10.1.0.1/24", "10.1.0.3/24"], false, true));

@@ -477,10 +477,12 @@ fn wanted_gateways(intent: &Intent) -> (state::GwAddrs, state::Macvlans) {
 /// never recorded, never removed.
 async fn gateway_ownership(intent: &Intent, d: &mut Devices<'_>, rec: &mut state::Record) {
     let (want_addrs, want_macvlans) = wanted_gateways(intent);
-    // Macvlans first: their addresses go with them.
+    // A restarting daemon (`keep_stale`) removes nothing yet. Macvlans
+    // first: their addresses go with them.
     let stale: Vec<(String, (String, Mac))> = rec
         .macvlans
         .iter()
+        .filter(|_| !intent.keep_stale)
         .filter(|(name, v)| want_macvlans.get(*name) != Some(*v))
         .map(|(name, v)| (name.clone(), v.clone()))
         .collect();
@@ -489,7 +491,12 @@ async fn gateway_ownership(intent: &Intent, d: &mut Devices<'_>, rec: &mut state
             rec.macvlans.remove(&name);
         }
     }
-    let stale: Vec<_> = rec.gw_addrs.difference(&want_addrs).cloned().collect();
+    let stale: Vec<_> = rec
+        .gw_addrs
+        .difference(&want_addrs)
+        .filter(|_| !intent.keep_stale)
+        .cloned()
+        .collect();
     for (dev, a) in stale {
         if d.remove_address(&dev, a).await {
             rec.gw_addrs.remove(&(dev, a));
