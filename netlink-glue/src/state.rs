@@ -4,7 +4,11 @@
 //! flood-list destinations share one flag word with the operator's, so a
 //! dump cannot tell ours from an operator's; the VNIs and tables we manage
 //! tell reconciliation where to look for our stale entries after a VNI was
-//! removed from the configuration. The record is a small text file, written
+//! removed from the configuration. Anycast-gateway addresses and macvlan
+//! SVIs carry no owner mark either (IFA_PROTO is too new for the kernels we
+//! support), so the ones we added are listed here and removed when the
+//! configuration drops them; an operator's address or device is never
+//! listed. The record is a small text file, written
 //! atomically (temp file + rename) *before* the kernel write it covers, so a
 //! crash between the two errs on the side of "ours" for an entry that may not
 //! exist, never on "not ours" for one that does.
@@ -16,8 +20,14 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use evpn_proto::{Mac, Vni};
+use ipnetwork::IpNetwork;
 
 use crate::dataplane::Error;
+
+/// Anycast-gateway addresses: (SVI name, address/prefix).
+pub type GwAddrs = BTreeSet<(String, IpNetwork)>;
+/// Macvlan SVIs: name → (bridge, gateway MAC).
+pub type Macvlans = BTreeMap<String, (String, Mac)>;
 
 /// Parsed ownership record.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -33,6 +43,11 @@ pub struct Record {
     /// operator's `bridge fdb append` rewrites the flags of ours and a flag
     /// cannot mark ownership; zebra writes these as plain `self permanent`.
     pub flood: BTreeSet<(Vni, IpAddr)>,
+    /// Anycast-gateway addresses we added: (SVI name, address/prefix).
+    pub gw_addrs: GwAddrs,
+    /// Macvlan SVIs we created: name → (bridge, gateway MAC). The MAC is
+    /// also the bridge's `self local` FDB entry that goes with it.
+    pub macvlans: Macvlans,
 }
 
 impl Record {
@@ -64,6 +79,16 @@ impl Record {
                     r.sticky
                         .insert((v.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?));
                 }
+                ["gwaddr", dev, a] => {
+                    r.gw_addrs
+                        .insert((dev.to_string(), a.parse().map_err(|_| bad())?));
+                }
+                ["macvlan", name, br, m] => {
+                    r.macvlans.insert(
+                        name.to_string(),
+                        (br.to_string(), m.parse().map_err(|_| bad())?),
+                    );
+                }
                 _ => return Err(bad()),
             }
         }
@@ -85,6 +110,12 @@ impl Record {
         }
         for (v, t) in &self.flood {
             s.push_str(&format!("flood {v} {t}\n"));
+        }
+        for (dev, a) in &self.gw_addrs {
+            s.push_str(&format!("gwaddr {dev} {a}\n"));
+        }
+        for (name, (br, m)) in &self.macvlans {
+            s.push_str(&format!("macvlan {name} {br} {m}\n"));
         }
         s
     }
@@ -157,7 +188,16 @@ mod tests {
             .insert((Vni::new(100).unwrap(), Mac([2, 0, 0, 0, 0, 0x5a])));
         r.flood
             .insert((Vni::new(100).unwrap(), "fd00::2".parse().unwrap()));
+        r.gw_addrs
+            .insert(("br100".into(), "fd00:1::1/64".parse().unwrap()));
+        r.gw_addrs
+            .insert(("agw200".into(), "10.2.0.1/24".parse().unwrap()));
+        r.macvlans.insert(
+            "agw200".into(),
+            ("br200".into(), Mac([0, 0, 0x5e, 0, 1, 1])),
+        );
         assert_eq!(Record::parse(&r.render()).unwrap(), r);
+        assert!(Record::parse("gwaddr br100 10.1.0.1/33").is_err());
         assert!(Record::parse("sticky 100 not-a-mac").is_err());
         assert!(Record::parse("bogus").is_err());
     }

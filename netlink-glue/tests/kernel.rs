@@ -14,7 +14,10 @@
 mod common;
 
 use common::*;
-use netlink_glue::{Change, Dataplane, Intent, Netlink};
+use evpn_proto::Mac;
+use netlink_glue::{
+    BackendChoice, Change, Dataplane, FailReason, Intent, L3Backend, L3Vni, Netlink,
+};
 
 #[test]
 fn devices_are_created_with_evpn_flags_and_reconcile_is_idempotent() {
@@ -363,5 +366,162 @@ fn kernel_errors_are_reported_against_the_object() {
     assert!(
         fdb.contains(&"02:00:00:00:00:03 dst 10.0.0.3 self extern_learn".to_string()),
         "{fdb:?}"
+    );
+}
+
+/// 3000 remote MACs in one apply (6000 requests: many 32 KiB datagrams,
+/// up to 2048 in flight), six of them with an IPv6 destination the IPv4
+/// VXLAN device refuses, spread over different datagrams: exactly those
+/// six fail, each named by its MAC, and everything else is written.
+#[test]
+fn errors_in_a_large_batch_are_each_mapped_to_their_object() {
+    let Some(ns) = ns("batch") else { return };
+    let cfg = config(&ns);
+    let bad = |k: u32| k % 500 == 250;
+    let m = |k: u32| Mac([0x02, 0x04, 0, 0, (k >> 8) as u8, k as u8]);
+    let r = ns.block_on(move || async move {
+        let mut dp = Netlink::new(cfg).unwrap();
+        let mut i = Intent::default();
+        i.l2vnis.insert(vni(100), l2(100, "10.0.0.1"));
+        assert!(dp.reconcile(&i).await.ok());
+        let changes: Vec<Change> = (0..3000u32)
+            .map(|k| Change::RemoteMac {
+                vni: vni(100),
+                mac: m(k),
+                to: Some(remote(if bad(k) { "fd00::2" } else { "10.0.0.2" }, false)),
+            })
+            .collect();
+        dp.apply(2, &changes).await
+    });
+    let mut failed: Vec<String> = r.failed.iter().map(|f| f.object.clone()).collect();
+    failed.sort();
+    let want: Vec<String> = (0..3000u32)
+        .filter(|&k| bad(k))
+        .map(|k| format!("add fdb {} dst fd00::2 self extern_learn on vxlan100", m(k)))
+        .collect();
+    assert_eq!(failed, want, "{r}");
+    for f in &r.failed {
+        assert!(
+            matches!(&f.reason, FailReason::Kernel(k) if k.errno != 0),
+            "{f}"
+        );
+    }
+    assert_eq!(r.applied, 6000 - 6, "{r}");
+    let fdb = fdb_lines(&ns, "vxlan100");
+    let vx = fdb
+        .iter()
+        .filter(|l| l.contains("dst 10.0.0.2 self extern_learn"))
+        .count();
+    let br = fdb
+        .iter()
+        .filter(|l| l.contains("extern_learn master br100"))
+        .count();
+    assert_eq!((vx, br), (2994, 3000));
+}
+
+/// `plan` is the diff as a report: intent against the kernel, nothing
+/// written. Kept, replaced (a move), deleted (ours, stale), added, and a
+/// conflict with an operator's entry, each rendered for an operator.
+#[test]
+fn plan_reports_the_diff_against_the_kernel_without_writing() {
+    let Some(ns) = ns("plan") else { return };
+    let cfg = config(&ns);
+    let name = ns.name().to_string();
+    let (plan, before, after) = ns.block_on(move || async move {
+        let mut dp = Netlink::new(cfg).unwrap();
+        let mut i = Intent::default();
+        i.l2vnis.insert(vni(100), l2(100, "10.0.0.1"));
+        i.flood.insert((vni(100), ip("10.0.0.2")));
+        for (m, vtep) in [
+            ("02:00:00:00:00:0b", "10.0.0.2"),
+            ("02:00:00:00:00:0c", "10.0.0.2"),
+        ] {
+            i.remote_macs
+                .insert((vni(100), mac(m)), remote(vtep, false));
+        }
+        i.remote_neighs
+            .insert((vni(100), ip("10.1.0.20")), mac("02:00:00:00:00:0b"));
+        assert!(dp.reconcile(&i).await.ok());
+        sh_in(
+            &name,
+            "bridge fdb add 02:00:00:00:00:0d dev vxlan100 dst 10.0.0.9 self permanent",
+        );
+        let before = sh_in(
+            &name,
+            "bridge fdb show dev vxlan100; ip neigh show dev br100",
+        );
+        // :0b moves, :0c is withdrawn, :0e is new, :0d is the operator's.
+        i.remote_macs.insert(
+            (vni(100), mac("02:00:00:00:00:0b")),
+            remote("10.0.0.3", false),
+        );
+        i.remote_macs.remove(&(vni(100), mac("02:00:00:00:00:0c")));
+        for m in ["02:00:00:00:00:0d", "02:00:00:00:00:0e"] {
+            i.remote_macs
+                .insert((vni(100), mac(m)), remote("10.0.0.2", false));
+        }
+        let plan = dp.plan(&i).await.unwrap();
+        let after = sh_in(
+            &name,
+            "bridge fdb show dev vxlan100; ip neigh show dev br100",
+        );
+        (plan, before, after)
+    });
+    assert_eq!(before, after, "plan wrote to the kernel");
+    let text = plan.to_string();
+    println!("{text}");
+    let mut lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let head = lines.remove(0);
+    assert_eq!(
+        head,
+        "plan: 3 add, 1 replace, 2 delete, 3 kept, 1 conflicts"
+    );
+    lines.sort();
+    assert_eq!(
+        lines,
+        vec![
+            "add fdb 02:00:00:00:00:0d extern_learn master on vni 100",
+            "add fdb 02:00:00:00:00:0e dst 10.0.0.2 self extern_learn on vni 100",
+            "add fdb 02:00:00:00:00:0e extern_learn master on vni 100",
+            "conflict: fdb 02:00:00:00:00:0d self on vni 100 held by a foreign entry",
+            "delete fdb 02:00:00:00:00:0c dst 10.0.0.2 self extern_learn on vni 100",
+            "delete fdb 02:00:00:00:00:0c extern_learn master on vni 100",
+            "replace fdb 02:00:00:00:00:0b dst 10.0.0.3 self extern_learn on vni 100",
+        ],
+        "{text}"
+    );
+}
+
+/// The L3 backend follows the configuration when forced, and the report
+/// says which one and why (here: table + ip rule, also where a vrf driver
+/// exists).
+#[test]
+fn a_forced_l3_backend_is_used_and_reported() {
+    let Some(ns) = ns("force") else { return };
+    let mut cfg = config(&ns);
+    cfg.backend = BackendChoice::Force(L3Backend::TableRule);
+    let r = ns.block_on(move || async move {
+        let mut dp = Netlink::new(cfg).unwrap();
+        let mut i = Intent::default();
+        let mut l3 = L3Vni::new(
+            vni(5000),
+            "tenant1",
+            1000,
+            ip("10.0.0.1"),
+            mac("02:00:00:00:50:01"),
+        );
+        l3.rule_priority = 1000;
+        i.l3vnis.insert(vni(5000), l3);
+        dp.reconcile(&i).await
+    });
+    assert!(r.ok(), "{r}");
+    assert_eq!(
+        r.warnings,
+        vec!["L3 VNI backend: table + ip rule (forced by configuration)".to_string()]
+    );
+    let rules = ns.sh("ip rule show").unwrap();
+    assert!(
+        rules.contains("1000:\tfrom all iif br5000 lookup 1000 proto 201"),
+        "{rules}"
     );
 }

@@ -468,6 +468,95 @@ impl<'a> Devices<'a> {
         }
     }
 
+    /// Whether `addr` is on the device named `dev` (as dumped when this
+    /// pass started, plus what it added since).
+    pub fn has_address(&self, dev: &str, addr: &IpNetwork) -> bool {
+        self.links
+            .index(dev)
+            .is_some_and(|i| self.addrs.iter().any(|a| a.ifindex == i && a.addr == *addr))
+    }
+
+    /// Deletes a gateway address we added. True when it is gone, also when
+    /// it (or its device) already was.
+    pub async fn remove_address(&mut self, dev: &str, addr: IpNetwork) -> bool {
+        let Some(idx) = self.links.index(dev) else {
+            return true;
+        };
+        if !self.has_address(dev, &addr) {
+            return true;
+        }
+        if addr.is_ipv4() {
+            // Deleting a primary IPv4 address deletes the secondaries of its
+            // subnet with it (an operator's address in the gateway subnet)
+            // unless the kernel promotes one of them instead.
+            let act = super::sysctl::ensure(&format!("ipv4/conf/{dev}/promote_secondaries"), "1");
+            self.actions.extend(act);
+        }
+        let m = msg::address(idx, &addr, false);
+        let ok = self
+            .act(
+                format!("delete address {addr} on {dev}"),
+                RouteNetlinkMessage::DelAddress(m),
+                0,
+            )
+            .await;
+        if ok {
+            self.addrs.retain(|a| !(a.ifindex == idx && a.addr == addr));
+        }
+        ok
+    }
+
+    /// Deletes a macvlan SVI we created and the `self local` entry for its
+    /// MAC on `bridge` (unless that MAC is now the bridge's own). A device
+    /// of that name that is not a macvlan is not ours and stays. True when
+    /// both are gone.
+    pub async fn remove_macvlan(&mut self, name: &str, bridge: &str, mac: Mac) -> bool {
+        let mut gone = true;
+        if let Some(r) = self.links.get(name).cloned() {
+            if r.kind.as_deref() == Some("macvlan") {
+                let l = LinkUnspec::new_with_index(r.ifindex).build();
+                if self
+                    .act(
+                        format!("delete macvlan {name}"),
+                        RouteNetlinkMessage::DelLink(l),
+                        0,
+                    )
+                    .await
+                {
+                    self.links.remove(r.ifindex);
+                    self.addrs.retain(|a| a.ifindex != r.ifindex);
+                } else {
+                    gone = false;
+                }
+            }
+        }
+        let Some(br) = self.links.get(bridge).cloned() else {
+            return gone;
+        };
+        if br.mac == Some(mac) {
+            return gone;
+        }
+        let mut m = msg::bridge_fdb_del(br.ifindex, mac);
+        m.header.flags = rtnetlink::packet_route::neighbour::NeighbourFlags::Own;
+        let what = format!("fdb del {mac} dev {bridge} self");
+        match self.sock.call(msg::del_neigh(m), 0).await {
+            Ok(_) => self.actions.push(DeviceAction {
+                what,
+                result: Ok(()),
+            }),
+            // Already gone (deleted by hand, or the bridge was recreated).
+            Err(FailReason::Kernel(k)) if k.errno == libc::ENOENT => {}
+            Err(e) => {
+                gone = false;
+                self.actions.push(DeviceAction {
+                    what,
+                    result: Err(fail_text(e)),
+                });
+            }
+        }
+        gone
+    }
+
     /// `bridge fdb add MAC dev BRIDGE self local`: frames to the gateway MAC
     /// are delivered to the bridge's own stack (and from there to the
     /// macvlan) instead of being flooded.

@@ -25,11 +25,11 @@ use rtnetlink::{LinkUnspec, LinkVrf};
 
 use crate::dataplane::{Dataplane, Error};
 use crate::entry::{describe, project, project_item, Entries, Item, Key, Value};
-use crate::model::{mtu_warning, BackendChoice, Change, Intent, L3Backend, ProtocolId};
+use crate::model::{mtu_warning, BackendChoice, Change, Intent, L3Backend, ProtocolId, SviMode};
 use crate::observe::Observations;
 use crate::plan::{diff, diff_keys, Op, Owner, Plan, Seen};
 use crate::report::{DeviceAction, Failure, Report};
-use crate::state::StateFile;
+use crate::state::{self, StateFile};
 
 use link::{Devices, Links};
 use snapshot::DevMap;
@@ -195,6 +195,8 @@ impl Netlink {
         };
         let intent = self.intent.clone();
         let mut d = Devices::new(&mut self.sock).await?;
+        gateway_ownership(&intent, &mut d, &mut self.state.record).await;
+        self.state.save().map_err(|e| e.to_string())?;
         let mut vrf_members: BTreeMap<Vni, Vec<u32>> = BTreeMap::new();
         for l3 in intent.l3vnis.values() {
             d.l3vni(l3, backend).await;
@@ -584,6 +586,70 @@ impl Netlink {
     /// Renders an op with device names (for logs and tests).
     pub fn describe(&self, key: &Key, value: Option<&Value>) -> String {
         describe(key, value, &|k| self.dev_name(k))
+    }
+}
+
+/// Anycast-gateway addresses and macvlan SVIs the intent wants, by SVI
+/// name (L2 VNIs with their own bridge; the single-VXLAN-device mode has no
+/// gateway yet).
+fn wanted_gateways(intent: &Intent) -> (state::GwAddrs, state::Macvlans) {
+    let mut addrs = state::GwAddrs::new();
+    let mut macvlans = state::Macvlans::new();
+    for v in intent.l2vnis.values().filter(|v| v.vlan.is_none()) {
+        let Some(g) = &v.gateway else { continue };
+        for a in &g.addrs {
+            addrs.insert((v.svi_name().to_string(), *a));
+        }
+        if let SviMode::Macvlan { name } = &g.svi {
+            macvlans.insert(name.clone(), (v.bridge.clone(), g.mac));
+        }
+    }
+    (addrs, macvlans)
+}
+
+/// Before the device pass: deletes the gateway addresses and macvlans we
+/// added that the intent no longer wants (an operator's are never in the
+/// record), then records the ones the pass is about to add, so a crash
+/// between the record and the kernel write errs towards "ours". An address
+/// or macvlan already present and not recorded is the operator's: used,
+/// never recorded, never removed.
+async fn gateway_ownership(intent: &Intent, d: &mut Devices<'_>, rec: &mut state::Record) {
+    let (want_addrs, want_macvlans) = wanted_gateways(intent);
+    // A restarting daemon (`keep_stale`) removes nothing yet. Macvlans
+    // first: their addresses go with them.
+    let stale: Vec<(String, (String, Mac))> = rec
+        .macvlans
+        .iter()
+        .filter(|_| !intent.keep_stale)
+        .filter(|(name, v)| want_macvlans.get(*name) != Some(*v))
+        .map(|(name, v)| (name.clone(), v.clone()))
+        .collect();
+    for (name, (bridge, mac)) in stale {
+        if d.remove_macvlan(&name, &bridge, mac).await {
+            rec.macvlans.remove(&name);
+        }
+    }
+    let stale: Vec<_> = rec
+        .gw_addrs
+        .difference(&want_addrs)
+        .filter(|_| !intent.keep_stale)
+        .cloned()
+        .collect();
+    for (dev, a) in stale {
+        if d.remove_address(&dev, a).await {
+            rec.gw_addrs.remove(&(dev, a));
+        }
+    }
+    for (name, v) in want_macvlans {
+        if !rec.macvlans.contains_key(&name) && d.links.get(&name).is_none() {
+            rec.macvlans.insert(name, v);
+        }
+    }
+    for (dev, a) in want_addrs {
+        let key = (dev, a);
+        if !rec.gw_addrs.contains(&key) && !d.has_address(&key.0, &key.1) {
+            rec.gw_addrs.insert(key);
+        }
     }
 }
 

@@ -5,6 +5,8 @@
     reason = "test helpers panic on setup failure by design"
 )]
 
+pub mod capture;
+
 use std::net::IpAddr;
 use std::path::PathBuf;
 
