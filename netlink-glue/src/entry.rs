@@ -185,6 +185,24 @@ pub fn gateway_for(prefix: &IpNetwork, vtep: IpAddr) -> IpAddr {
 /// The desired kernel entries for an intent.
 pub type Entries = BTreeMap<Key, Value>;
 
+/// Where [`project_item`] puts entries: a map (whole intents), or a list
+/// (the incremental path, which diffs item by item).
+pub trait Sink {
+    fn put(&mut self, key: Key, value: Value);
+}
+
+impl Sink for Entries {
+    fn put(&mut self, key: Key, value: Value) {
+        self.insert(key, value);
+    }
+}
+
+impl Sink for Vec<(Key, Value)> {
+    fn put(&mut self, key: Key, value: Value) {
+        self.push((key, value));
+    }
+}
+
 /// One item of the intent: the unit of the incremental path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Item {
@@ -210,7 +228,7 @@ impl Item {
 
 /// The kernel entries of one intent item (empty when the item is absent or
 /// its VNI is not configured).
-pub fn project_item(intent: &Intent, item: &Item, out: &mut Entries) {
+pub fn project_item(intent: &Intent, item: &Item, out: &mut impl Sink) {
     match item {
         Item::RemoteMac(vni, mac) => {
             if let (Some(l2), Some(r)) = (
@@ -223,7 +241,7 @@ pub fn project_item(intent: &Intent, item: &Item, out: &mut Entries) {
         }
         Item::Flood(vni, vtep) => {
             if intent.l2vnis.contains_key(vni) && intent.flood.contains(&(*vni, *vtep)) {
-                out.insert(
+                out.put(
                     Key::Flood {
                         vni: *vni,
                         vtep: *vtep,
@@ -237,7 +255,7 @@ pub fn project_item(intent: &Intent, item: &Item, out: &mut Entries) {
                 intent.l2vnis.get(vni).is_some_and(|v| v.vlan.is_none()),
                 intent.remote_neighs.get(&(*vni, *ip)),
             ) {
-                out.insert(
+                out.put(
                     Key::Neigh { vni: *vni, ip: *ip },
                     Value::Neigh { mac: *mac },
                 );
@@ -252,7 +270,7 @@ pub fn project_item(intent: &Intent, item: &Item, out: &mut Entries) {
                 // router MAC on the L3 VNI bridge, and that MAC is reached
                 // through the L3 VNI's VXLAN device (RFC 9135 §8.1).
                 remote_mac_entries(out, *l3vni, *mac, *vtep, false, false);
-                out.insert(
+                out.put(
                     Key::Neigh {
                         vni: *l3vni,
                         ip: *vtep,
@@ -260,7 +278,7 @@ pub fn project_item(intent: &Intent, item: &Item, out: &mut Entries) {
                     Value::Neigh { mac: *mac },
                 );
                 if let IpAddr::V4(v4) = vtep {
-                    out.insert(
+                    out.put(
                         Key::Neigh {
                             vni: *l3vni,
                             ip: IpAddr::V6(v4.to_ipv6_mapped()),
@@ -280,7 +298,7 @@ pub fn project_item(intent: &Intent, item: &Item, out: &mut Entries) {
                 intent.routes.get(&(*l3vni, *prefix)),
                 is_member_subnet(intent, *l3vni, prefix),
             ) {
-                out.insert(
+                out.put(
                     Key::Route {
                         l3vni: *l3vni,
                         prefix: *prefix,
@@ -378,14 +396,14 @@ pub fn project(intent: &Intent, backend: L3Backend) -> Entries {
 }
 
 fn remote_mac_entries(
-    out: &mut Entries,
+    out: &mut impl Sink,
     vni: Vni,
     mac: Mac,
     vtep: IpAddr,
     sticky: bool,
     nexthop: bool,
 ) {
-    out.insert(
+    out.put(
         Key::VxlanFdb { vni, mac },
         Value::VxlanFdb {
             vtep,
@@ -393,7 +411,7 @@ fn remote_mac_entries(
             nexthop,
         },
     );
-    out.insert(Key::BridgeFdb { vni, mac }, Value::BridgeFdb { sticky });
+    out.put(Key::BridgeFdb { vni, mac }, Value::BridgeFdb { sticky });
 }
 
 /// The unspecified address of a family, for default routes.

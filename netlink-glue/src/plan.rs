@@ -250,5 +250,45 @@ pub fn diff_keys<'a>(
     writes
 }
 
+/// The incremental path item by item: `before[i]` and `after[i]` are the
+/// entries of one item (a handful) before and after the change, and no
+/// key belongs to two items. Same ops, in the same stage order, as
+/// [`diff_keys`] over the union of the keys, without building and
+/// searching maps (a merged apply has 16k items).
+pub fn diff_items<'a>(
+    items: impl IntoIterator<Item = (&'a [(Key, Value)], &'a [(Key, Value)])>,
+) -> Vec<Op> {
+    let mut writes = Vec::new();
+    let mut deletes = Vec::new();
+    for (before, after) in items {
+        for (key, want) in after {
+            match before.iter().find(|(k, _)| k == key) {
+                None => writes.push(Op::Add {
+                    key: key.clone(),
+                    value: want.clone(),
+                }),
+                Some((_, have)) if have != want => writes.push(Op::Replace {
+                    key: key.clone(),
+                    from: Some(have.clone()),
+                    to: want.clone(),
+                }),
+                Some(_) => {}
+            }
+        }
+        for (key, have) in before {
+            if !after.iter().any(|(k, _)| k == key) {
+                deletes.push(Op::Delete {
+                    key: key.clone(),
+                    value: have.clone(),
+                });
+            }
+        }
+    }
+    writes.sort_by_key(|o| o.key().stage());
+    deletes.sort_by_key(|o| std::cmp::Reverse(o.key().stage()));
+    writes.extend(deletes);
+    writes
+}
+
 #[cfg(test)]
 mod tests;

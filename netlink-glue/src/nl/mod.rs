@@ -27,7 +27,7 @@ use crate::dataplane::{Dataplane, Error};
 use crate::entry::{describe, project, project_item, Entries, Item, Key, Value};
 use crate::model::{mtu_warning, BackendChoice, Change, Intent, L3Backend, ProtocolId, SviMode};
 use crate::observe::Observations;
-use crate::plan::{diff, diff_keys, Op, Owner, Plan, Seen};
+use crate::plan::{diff, diff_items, diff_keys, Op, Owner, Plan, Seen};
 use crate::report::{DeviceAction, Failure, Report};
 use crate::state::{self, StateFile};
 
@@ -547,6 +547,13 @@ impl Netlink {
             .collect()
     }
 
+    fn apply_changes(&mut self, generation: u64, changes: &[Change]) {
+        for c in changes {
+            self.intent.apply(c);
+        }
+        self.intent.generation = generation;
+    }
+
     fn backend_or_default(&self) -> L3Backend {
         self.backend
             .as_ref()
@@ -701,29 +708,47 @@ impl Dataplane for Netlink {
             generation,
             ..Report::default()
         };
-        // Sorted vectors, not trees: a merged bulk apply has 64k changes.
+        // Sorted vectors, not trees: a merged bulk apply has 16k changes.
         let mut items: Vec<Item> = changes.iter().map(Item::of).collect();
         items.sort_unstable();
         items.dedup();
-        let mut before = Entries::new();
-        for i in &items {
-            project_item(&self.intent, i, &mut before);
-        }
-        for c in changes {
-            self.intent.apply(c);
-        }
-        self.intent.generation = generation;
-        let mut after = Entries::new();
-        for i in &items {
-            project_item(&self.intent, i, &mut after);
-        }
-        drop(items);
-        // Two sorted runs: the stable sort merges them in linear time.
-        let mut keys: Vec<&Key> = before.keys().chain(after.keys()).collect();
-        keys.sort();
-        keys.dedup();
-        let ops = diff_keys(keys, &after, &before);
-        drop((before, after));
+        let ops = if items.iter().any(|i| matches!(i, Item::RouterMac(..))) {
+            // Two VTEPs may share a router MAC (one FDB pair for both):
+            // items can overlap, so diff over the union of their keys.
+            let mut before = Entries::new();
+            for i in &items {
+                project_item(&self.intent, i, &mut before);
+            }
+            self.apply_changes(generation, changes);
+            let mut after = Entries::new();
+            for i in &items {
+                project_item(&self.intent, i, &mut after);
+            }
+            drop(items);
+            // Two sorted runs: the stable sort merges them in linear time.
+            let mut keys: Vec<&Key> = before.keys().chain(after.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            diff_keys(keys, &after, &before)
+        } else {
+            // Every other item owns its keys: diff item by item.
+            let project_all = |intent: &Intent| {
+                let mut out: Vec<(Key, Value)> = Vec::with_capacity(items.len() * 2);
+                let mut at = Vec::with_capacity(items.len() + 1);
+                for i in &items {
+                    at.push(out.len());
+                    project_item(intent, i, &mut out);
+                }
+                at.push(out.len());
+                (out, at)
+            };
+            let (before, bat) = project_all(&self.intent);
+            self.apply_changes(generation, changes);
+            let (after, aat) = project_all(&self.intent);
+            diff_items(
+                (0..items.len()).map(|j| (&before[bat[j]..bat[j + 1]], &after[aat[j]..aat[j + 1]])),
+            )
+        };
         self.execute(&ops, &mut report).await;
         report
     }

@@ -501,3 +501,115 @@ fn plan_and_ops_render_for_operators() {
         "{text}"
     );
 }
+
+/// The item-by-item diff of the incremental path gives exactly the ops of
+/// the diff over the union of keys (same ops, same order).
+#[test]
+fn diff_items_equals_diff_keys() {
+    use crate::entry::{project_item, Item};
+    use crate::model::Change;
+    let mut i = intent();
+    let mut l3 = L3Vni::new(vni(5000), "t1", 5000, ip("10.0.0.1"), mac(0x50));
+    l3.table = 5000;
+    i.l3vnis.insert(vni(5000), l3);
+    for k in 1..=6 {
+        i.remote_macs.insert((vni(100), mac(k)), remote(VTEP_A));
+    }
+    i.flood.insert((vni(100), VTEP_A));
+    i.remote_neighs.insert((vni(100), ip("10.1.0.5")), mac(5));
+    i.routes
+        .insert((vni(5000), "10.9.0.0/24".parse().unwrap()), VTEP_A);
+    let changes = vec![
+        // Moves, a sticky change, a delete, an add, a neighbour moving to
+        // another MAC, a flood entry gone and one new, a route moved and
+        // one withdrawn, an item touched twice.
+        Change::RemoteMac {
+            vni: vni(100),
+            mac: mac(1),
+            to: Some(remote(VTEP_B)),
+        },
+        Change::RemoteMac {
+            vni: vni(100),
+            mac: mac(2),
+            to: Some(RemoteMac {
+                vtep: VTEP_A,
+                sticky: true,
+            }),
+        },
+        Change::RemoteMac {
+            vni: vni(100),
+            mac: mac(3),
+            to: None,
+        },
+        Change::RemoteMac {
+            vni: vni(100),
+            mac: mac(9),
+            to: Some(remote(VTEP_B)),
+        },
+        Change::RemoteMac {
+            vni: vni(100),
+            mac: mac(4),
+            to: Some(remote(VTEP_B)),
+        },
+        Change::RemoteMac {
+            vni: vni(100),
+            mac: mac(4),
+            to: Some(remote(VTEP_A)),
+        },
+        Change::RemoteNeigh {
+            vni: vni(100),
+            ip: ip("10.1.0.5"),
+            mac: Some(mac(6)),
+        },
+        Change::Flood {
+            vni: vni(100),
+            vtep: VTEP_A,
+            present: false,
+        },
+        Change::Flood {
+            vni: vni(100),
+            vtep: VTEP_B,
+            present: true,
+        },
+        Change::Route {
+            l3vni: vni(5000),
+            prefix: "10.9.0.0/24".parse().unwrap(),
+            vtep: Some(VTEP_B),
+        },
+        Change::Route {
+            l3vni: vni(5000),
+            prefix: "10.8.0.0/24".parse().unwrap(),
+            vtep: None,
+        },
+    ];
+    let mut items: Vec<Item> = changes.iter().map(Item::of).collect();
+    items.sort_unstable();
+    items.dedup();
+    let mut after_i = i.clone();
+    for c in &changes {
+        after_i.apply(c);
+    }
+    let (mut bm, mut am) = (Entries::new(), Entries::new());
+    let (mut bl, mut al) = (Vec::new(), Vec::new());
+    let (mut bat, mut aat) = (Vec::new(), Vec::new());
+    for it in &items {
+        project_item(&i, it, &mut bm);
+        project_item(&after_i, it, &mut am);
+        bat.push(bl.len());
+        aat.push(al.len());
+        project_item(&i, it, &mut bl);
+        project_item(&after_i, it, &mut al);
+    }
+    bat.push(bl.len());
+    aat.push(al.len());
+    let mut keys: Vec<&Key> = bm.keys().chain(am.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let by_keys = diff_keys(keys, &am, &bm);
+    let by_items =
+        diff_items((0..items.len()).map(|j| (&bl[bat[j]..bat[j + 1]], &al[aat[j]..aat[j + 1]])));
+    assert_eq!(by_items, by_keys);
+    assert!(by_keys.iter().any(|o| o.verb() == "delete"));
+    assert!(by_keys.iter().any(|o| o.verb() == "replace"));
+    assert!(by_keys.iter().any(|o| o.verb() == "add"));
+}
