@@ -250,8 +250,10 @@ pub fn read_prefixes<T>(
     mut one: impl FnMut(&mut Reader<'_>) -> Result<T, NlriError>,
 ) -> Result<Vec<T>, NlriError> {
     // Typical host routes take 5 (IPv4) to 17 (IPv6) octets; start at 1/4 of
-    // the field and let the vector grow in the rare short-prefix case.
-    let mut out = Vec::with_capacity(buf.len() / 4 + 1);
+    // the field and let the vector grow in the rare short-prefix case. An
+    // empty field (every EVPN UPDATE's IPv4 NLRI and withdrawn routes)
+    // allocates nothing.
+    let mut out = Vec::with_capacity(buf.len().div_ceil(4));
     let mut r = Reader::new(buf);
     while !r.is_empty() {
         out.push(one(&mut r)?);
@@ -273,7 +275,7 @@ pub fn read_prefixes_with_path_ids<T>(
         return Ok((read_prefixes(buf, one)?, Vec::new()));
     }
     // An NLRI with a path id takes at least 5 octets (id + length octet).
-    let cap = buf.len() / 5 + 1;
+    let cap = buf.len().div_ceil(5);
     let (mut out, mut ids) = (Vec::with_capacity(cap), Vec::with_capacity(cap));
     let mut r = Reader::new(buf);
     while !r.is_empty() {

@@ -387,6 +387,65 @@ proptest! {
         let _ = read_evpn_routes(&buf[..i]);
     }
 
+    /// `read_evpn_routes` counts the NLRI first (stepping over runs of one
+    /// Length by a fixed stride) and then decodes in place; the result,
+    /// error text included, must be the single-pass iterator's. Runs of
+    /// repeated routes with one octet changed and a cut exercise the
+    /// stride walk, its exits, and a body error before or after a cut.
+    #[test]
+    fn two_pass_field_decode_is_the_single_pass_iterator(
+        runs in vec((evpn_route(), 1usize..6), 1..5),
+        at in any::<prop::sample::Index>(),
+        val in any::<u8>(),
+        mutate in any::<bool>(),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut buf = Vec::new();
+        let mut with_ids = Vec::new();
+        for (i, (r, times)) in runs.iter().enumerate() {
+            for _ in 0..*times {
+                r.write(&mut buf);
+                with_ids.extend_from_slice(&(i as u32).to_be_bytes());
+                r.write(&mut with_ids);
+            }
+        }
+        if mutate {
+            let i = at.index(buf.len());
+            buf[i] = val;
+            let j = at.index(with_ids.len());
+            with_ids[j] = val;
+        }
+        let buf = &buf[..=cut.index(buf.len())];
+        let want: Result<Vec<_>, _> = EvpnRouteIter::new(buf).collect();
+        prop_assert_eq!(read_evpn_routes(buf), want);
+
+        // ADD-PATH: the same walk with a 4-octet path id before each NLRI.
+        let with_ids = &with_ids[..=cut.index(with_ids.len())];
+        let mut rest = with_ids;
+        let mut want = Ok((Vec::new(), Vec::new()));
+        while !rest.is_empty() {
+            let Some((id, after)) = rest.split_first_chunk::<4>() else {
+                want = Err(());
+                break;
+            };
+            let mut r = Reader::new(after);
+            match EvpnRoute::read(&mut r) {
+                Ok(route) => {
+                    if let Ok((rs, ids)) = &mut want {
+                        rs.push(route);
+                        ids.push(u32::from_be_bytes(*id));
+                    }
+                    rest = &after[r.position()..];
+                }
+                Err(_) => {
+                    want = Err(());
+                    break;
+                }
+            }
+        }
+        prop_assert_eq!(read_evpn_routes_with_path_ids(with_ids).map_err(|_| ()), want);
+    }
+
     #[test]
     fn other_decoders_never_panic(buf in vec(any::<u8>(), 0..200)) {
         let _ = read_ipv4_prefixes(&buf);

@@ -42,7 +42,10 @@
 //! that body as a fixed-size head (`split_first_chunk`, so field offsets are
 //! checked at compile time) and matches the tail against the only valid
 //! shapes — the whole body is accounted for, nothing is skipped. Error
-//! messages are built in `#[cold]` functions, off the hot path.
+//! messages are built in `#[cold]` functions, off the hot path. A field is
+//! walked twice: once over the Length octets to count the NLRI (one exact
+//! allocation), once to decode each body straight into its slot of the
+//! vector (see [`read_evpn_routes`]).
 
 mod ethernet_ad;
 mod ethernet_segment;
@@ -308,24 +311,19 @@ impl Iterator for EvpnRouteIter<'_> {
 
 impl std::iter::FusedIterator for EvpnRouteIter<'_> {}
 
-/// The shortest known-type NLRI: RT-3 with an IPv4 originator, 2 + 17 octets.
-const MIN_KNOWN_NLRI: usize = 19;
-
 /// Decode a whole MP_REACH/MP_UNREACH NLRI field for AFI 25 / SAFI 70.
 ///
-/// Known route types are decoded without heap allocation; the vector is
-/// pre-sized for the field packed with the shortest known NLRI, so a full
-/// UPDATE of RT-2 routes needs one allocation. The field must be consumed
-/// exactly: an NLRI whose Length runs past the end is an error.
+/// Known route types are decoded without heap allocation. A first pass
+/// over the Length octets counts the NLRI, so the vector is allocated once
+/// at its exact size: one element per NLRI present, at most one per two
+/// octets of the field (an NLRI is at least its type and Length octets),
+/// whatever the Length octets claim. The second pass decodes each body
+/// straight into its slot (no temporary, no capacity check per route).
+/// The field must be consumed exactly: an NLRI whose Length runs past the
+/// end is an error. Errors are the single-pass ones, in field order: a
+/// body error before such a cut wins over the cut.
 pub fn read_evpn_routes(buf: &[u8]) -> Result<Vec<EvpnRoute>, NlriError> {
-    let mut out = Vec::with_capacity(buf.len() / MIN_KNOWN_NLRI + 1);
-    let mut rest = buf;
-    while !rest.is_empty() {
-        let (rt, body, next) = split_nlri(rest)?;
-        out.push(EvpnRoute::read_body(rt, body)?);
-        rest = next;
-    }
-    Ok(out)
+    read_field::<false>(buf).map(|(routes, _)| routes)
 }
 
 /// [`read_evpn_routes`] for a field whose NLRI each start with a 4-octet
@@ -333,19 +331,99 @@ pub fn read_evpn_routes(buf: &[u8]) -> Result<Vec<EvpnRoute>, NlriError> {
 /// them, their path ids. A path id or NLRI cut by the end of the field is
 /// an error.
 pub fn read_evpn_routes_with_path_ids(buf: &[u8]) -> Result<(Vec<EvpnRoute>, Vec<u32>), NlriError> {
-    let cap = buf.len() / (4 + MIN_KNOWN_NLRI) + 1;
-    let (mut out, mut ids) = (Vec::with_capacity(cap), Vec::with_capacity(cap));
-    let mut rest = buf;
-    while !rest.is_empty() {
+    read_field::<true>(buf)
+}
+
+/// One NLRI split off the front of a field: path id (0 without ADD-PATH),
+/// route type, body of exactly Length octets, rest of the field.
+type Split<'a> = (u32, u8, &'a [u8], &'a [u8]);
+
+/// Split the next NLRI (and, with `ADD_PATH`, its path id) off `rest`.
+#[inline(always)]
+fn split_next<const ADD_PATH: bool>(rest: &[u8]) -> Result<Split<'_>, NlriError> {
+    if ADD_PATH {
         let Some((id, after)) = rest.split_first_chunk::<4>() else {
             return Err(short_path_id(rest.len()));
         };
         let (rt, body, next) = split_nlri(after)?;
-        ids.push(u32::from_be_bytes(*id));
-        out.push(EvpnRoute::read_body(rt, body)?);
-        rest = next;
+        Ok((u32::from_be_bytes(*id), rt, body, next))
+    } else {
+        let (rt, body, next) = split_nlri(rest)?;
+        Ok((0, rt, body, next))
     }
-    Ok((out, ids))
+}
+
+/// The number of NLRI in `buf` up to its end or to the first one whose
+/// framing (path id, type, Length) runs past it, and that error.
+///
+/// Each NLRI's position depends on the previous one's Length octet, a
+/// load-to-use chain per NLRI. Full UPDATEs are mostly runs of one shape,
+/// so after each NLRI the loop steps over the following ones of the same
+/// Length by a fixed stride, checking each one's Length octet (a branch,
+/// not a dependency): the same walk, without waiting on every load.
+#[inline(always)]
+fn count_nlri<const ADD_PATH: bool>(buf: &[u8]) -> (usize, Option<NlriError>) {
+    let at = if ADD_PATH { 5 } else { 1 };
+    let mut n = 0usize;
+    let mut rest = buf;
+    while !rest.is_empty() {
+        let next = match split_next::<ADD_PATH>(rest) {
+            Ok((_, _, _, next)) => next,
+            Err(e) => return (n, Some(e)),
+        };
+        n += 1;
+        let stride = rest.len() - next.len();
+        let len = rest.get(at).copied();
+        rest = next;
+        // Same Length octet → same stride; `split_next` would split it the
+        // same way, since at least `stride` octets are left.
+        while let Some((nlri, tail)) = rest.split_at_checked(stride) {
+            if nlri.get(at).copied() != len {
+                break;
+            }
+            n += 1;
+            rest = tail;
+        }
+    }
+    (n, None)
+}
+
+/// Both passes of [`read_evpn_routes`] / [`read_evpn_routes_with_path_ids`].
+#[inline(always)]
+fn read_field<const ADD_PATH: bool>(buf: &[u8]) -> Result<(Vec<EvpnRoute>, Vec<u32>), NlriError> {
+    // Pass 1: count the NLRI up to the end of the field or the first one
+    // whose framing runs past it (that error is reported after the bodies
+    // before it, which pass 2 decodes).
+    let (n, cut) = count_nlri::<ADD_PATH>(buf);
+    // Pass 2: `extend` over an exact-size range writes each route in place
+    // (no capacity check or temporary per route). After a body error the
+    // remaining slots get a placeholder and the whole result is dropped.
+    let mut routes = Vec::with_capacity(n);
+    let mut ids = Vec::with_capacity(if ADD_PATH { n } else { 0 });
+    let mut failed: Option<NlriError> = None;
+    let mut rest = buf;
+    routes.extend((0..n).map(|_| {
+        if failed.is_none() {
+            match split_next::<ADD_PATH>(rest).and_then(|(id, rt, body, next)| {
+                rest = next;
+                if ADD_PATH {
+                    ids.push(id);
+                }
+                EvpnRoute::read_body(rt, body)
+            }) {
+                Ok(route) => return route,
+                Err(e) => failed = Some(e),
+            }
+        }
+        EvpnRoute::Unknown {
+            route_type: 0,
+            body: Vec::new(),
+        }
+    }));
+    match failed.or(cut) {
+        Some(e) => Err(e),
+        None => Ok((routes, ids)),
+    }
 }
 
 #[cold]
