@@ -25,8 +25,10 @@
 //! Environment:
 //! - `EVPND_SCALE_SIZES` (default `100000,1000000`): MAC counts;
 //! - `EVPND_SCALE_ONLY`: `evpnd`, `evpnd-nhid` (evpnd with `fdb_nexthops =
-//!   true`: `nhid` entries, one FDB nexthop group per VTEP), `frr`, or a
-//!   comma list (default all three);
+//!   true`: `nhid` entries, one FDB nexthop group per VTEP), `frr`,
+//!   `floor` / `floor-nhid` (no daemon: netlink-glue writes the same
+//!   entries from an intent in 16k-MAC applies, the kernel's own cost), or
+//!   a comma list (default all five);
 //! - `EVPND_SCALE_CAP_SECS` (300): cap per phase;
 //! - `EVPND_SCALE_MOVE` (`readvertise`): `new-rd` for VTEP B's own RD;
 //! - `EVPND_SCALE_VERIFY` (200000): check the final FDB with one dump up to
@@ -65,6 +67,12 @@ enum Kind {
     /// group per VTEP.
     EvpndNhid,
     Frr,
+    /// No daemon: netlink-glue writes the same entries straight from an
+    /// intent (in merged applies of 16384 MACs, as evpnd's dataplane task
+    /// does), `dst` or `nhid`: the floor of the kernel's own cost.
+    Floor {
+        nexthops: bool,
+    },
 }
 
 impl Kind {
@@ -73,6 +81,8 @@ impl Kind {
             Kind::Evpnd => "evpnd",
             Kind::EvpndNhid => "evpnd nhid",
             Kind::Frr => "FRR bgpd+zebra",
+            Kind::Floor { nexthops: false } => "kernel floor dst",
+            Kind::Floor { nexthops: true } => "kernel floor nhid",
         }
     }
 }
@@ -170,7 +180,7 @@ fn wait_phase(
     from: Instant,
     cap: Duration,
     what: &str,
-    session: &Session,
+    session: Option<&Session>,
 ) -> (Phase, String) {
     let mut last_log = Instant::now();
     let polls = cap.as_millis() / 20 + 100;
@@ -184,7 +194,7 @@ fn wait_phase(
                 String::new(),
             );
         }
-        if let Some(why) = session.stats.ended() {
+        if let Some(why) = session.and_then(|s| s.stats.ended()) {
             return (
                 Phase {
                     secs: None,
@@ -225,6 +235,7 @@ fn run(kind: Kind, n: u32, wa: &Workload, wb: &Workload, cap: Duration) -> Resul
     inj.addr("eth0", &format!("{vtep_b}/24"))?;
     let listener = listen_in(&inj, SocketAddr::new(vtep_a.into(), 179))?;
     let dut = match kind {
+        Kind::Floor { .. } => bail!("the kernel floor runs without a daemon (run_floor)"),
         Kind::Evpnd | Kind::EvpndNhid => {
             let e = Evpnd::start_with_env(
                 &leaf,
@@ -293,7 +304,15 @@ fn run(kind: Kind, n: u32, wa: &Workload, wb: &Workload, cap: Duration) -> Resul
         || Ok(s.first_update.get().copied()),
     )?;
     eprintln!("scale: {} <- {n} MACs at VTEP A", kind.label());
-    let (program, mut note) = wait_phase(&watch, Vtep::A, u64::from(n), first, cap, "program", &s);
+    let (program, mut note) = wait_phase(
+        &watch,
+        Vtep::A,
+        u64::from(n),
+        first,
+        cap,
+        "program",
+        Some(&s),
+    );
     let mut moved = Phase::default();
     if program.secs.is_some() {
         watch.target(Vtep::B, u64::from(n));
@@ -305,7 +324,15 @@ fn run(kind: Kind, n: u32, wa: &Workload, wb: &Workload, cap: Duration) -> Resul
             || Ok(sent.first.get().copied()),
         )?;
         eprintln!("scale: {} <- {n} MACs moved to VTEP B", kind.label());
-        let (m, why) = wait_phase(&watch, Vtep::B, u64::from(n), first_b, cap, "move", &s);
+        let (m, why) = wait_phase(
+            &watch,
+            Vtep::B,
+            u64::from(n),
+            first_b,
+            cap,
+            "move",
+            Some(&s),
+        );
         moved = m;
         note = why;
     }
@@ -353,6 +380,110 @@ fn run(kind: Kind, n: u32, wa: &Workload, wb: &Workload, cap: Duration) -> Resul
     })
 }
 
+/// The kernel floor: the same N remote MACs written by netlink-glue from
+/// a thread in the leaf namespace (no BGP, no daemon), then all moved.
+fn run_floor(nexthops: bool, n: u32, cap: Duration) -> Result<Row> {
+    use netlink_glue::{Change, Dataplane, Intent, L2Vni, Netlink, RemoteMac};
+    let kind = Kind::Floor { nexthops };
+    let dir = TestDir::new("scale-floor")?;
+    let peer = Netns::new()?;
+    let leaf = Netns::new()?;
+    let (a, b) = link(LINK, &peer, "eth0", &leaf, "eth0")?;
+    let (vtep_a, me): (Ipv4Addr, Ipv4Addr) = (a.v4.parse()?, b.v4.parse()?);
+    let vtep_b = Ipv4Addr::new(10, 0, LINK, 3);
+    let mut watch = FdbWatch::start(&leaf, n, vtep_a, vtep_b)?;
+    let vni = evpn_proto::Vni::new(VNI).ok_or_else(|| anyhow!("VNI"))?;
+    let changes = |vtep: Ipv4Addr| -> Vec<Change> {
+        (0..n)
+            .map(|i| {
+                let o = i.to_be_bytes();
+                Change::RemoteMac {
+                    vni,
+                    mac: evpn_proto::Mac([2, 0, o[0], o[1], o[2], o[3]]),
+                    to: Some(RemoteMac {
+                        vtep: vtep.into(),
+                        sticky: false,
+                    }),
+                }
+            })
+            .collect()
+    };
+    let (to_a, to_b) = (changes(vtep_a), changes(vtep_b));
+    let state = dir.path().join("owned");
+    // Phase instants come back from the writer thread; the watcher's
+    // instants say when the kernel held them all.
+    let (tx, rx) = std::sync::mpsc::channel::<(u8, Instant)>();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let writer = integration::fdbwatch::in_ns(&leaf, move || -> Result<f64> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(async move {
+            let mut dp = Netlink::new(netlink_glue::Config::new(state))?;
+            let mut intent = Intent::default();
+            let mut l2 = L2Vni::new(vni, me.into());
+            l2.fdb_nexthops = nexthops;
+            intent.l2vnis.insert(vni, l2);
+            let r = dp.reconcile(&intent).await;
+            if !r.ok() {
+                bail!("devices: {r}");
+            }
+            let cpu0 = thread_cpu();
+            for (phase, list) in [(0u8, &to_a), (1, &to_b)] {
+                if phase == 1 && go_rx.recv_timeout(cap).is_err() {
+                    bail!("no go for the move");
+                }
+                let _ = tx.send((phase, Instant::now()));
+                dp.bulk(true);
+                for (g, chunk) in list.chunks(16_384).enumerate() {
+                    let r = dp.apply(g as u64 + 2, chunk).await;
+                    if !r.failed.is_empty() {
+                        bail!("apply: {r}");
+                    }
+                }
+                dp.bulk(false);
+            }
+            Ok(thread_cpu() - cpu0)
+        })
+    })?;
+    watch.target(Vtep::A, u64::from(n));
+    let (_, t_a) = rx.recv_timeout(Duration::from_secs(60))?;
+    let (program, mut note) = wait_phase(&watch, Vtep::A, u64::from(n), t_a, cap, "program", None);
+    let mut moved = Phase::default();
+    if program.secs.is_some() {
+        watch.target(Vtep::B, u64::from(n));
+        go_tx.send(())?;
+        let (_, t_b) = rx.recv_timeout(Duration::from_secs(60))?;
+        let (m, why) = wait_phase(&watch, Vtep::B, u64::from(n), t_b, cap, "move", None);
+        moved = m;
+        note = why;
+    }
+    drop(go_tx);
+    let cpu = writer
+        .join()
+        .map_err(|_| anyhow!("writer thread panicked"))??;
+    watch.stop()?;
+    Ok(Row {
+        kind,
+        n,
+        program,
+        moved,
+        cpu,
+        rss_mib: 0.0,
+        note,
+    })
+}
+
+/// CPU seconds of the calling thread.
+fn thread_cpu() -> f64 {
+    // SAFETY: getrusage(2) fills the struct we pass.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointer to a rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut u) };
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
 fn fmt_phase(p: &Phase, n: u32, cap: Duration) -> String {
     match p.secs {
         Some(s) => format!("{s:.2} s"),
@@ -366,7 +497,7 @@ fn print(rows: &[Row], cap: Duration) {
         "\n== Full pipeline, one leaf: N MAC-only RT-2 from VTEP A, then all N moved to VTEP B (MAC Mobility seq 1); time until the leaf's kernel FDB holds them"
     );
     println!(
-        "{:<16} {:>8} {:>22} {:>22} {:>8} {:>10}",
+        "{:<18} {:>8} {:>22} {:>22} {:>8} {:>10}",
         "daemon", "MACs", "program (all at A)", "move (all at B)", "CPU s", "peak RSS"
     );
     for r in rows {
@@ -375,14 +506,19 @@ fn print(rows: &[Row], cap: Duration) {
         } else {
             fmt_phase(&r.moved, r.n, cap)
         };
+        let rss = if r.rss_mib > 0.0 {
+            format!("{:.0} MiB", r.rss_mib)
+        } else {
+            "-".into()
+        };
         println!(
-            "{:<16} {:>8} {:>22} {:>22} {:>8.1} {:>6.0} MiB",
+            "{:<18} {:>8} {:>22} {:>22} {:>8.1} {:>10}",
             r.kind.label(),
             r.n,
             fmt_phase(&r.program, r.n, cap),
             mv,
             r.cpu,
-            r.rss_mib
+            rss
         );
         if !r.note.is_empty() {
             println!("  {}: {}", r.kind.label(), r.note);
@@ -410,6 +546,29 @@ fn print(rows: &[Row], cap: Duration) {
             println!(
                 "{n} MACs: CPU seconds FRR/{who} = {:.2}x (both phases; independent of how much of the machine each got)",
                 f.cpu / e.cpu.max(1e-3)
+            );
+        }
+    }
+    for n in &sizes {
+        // The floor bounds every daemon: FRR / floor is the most any
+        // daemon writing the same entries could gain on FRR here.
+        let t = |p: &Phase| p.secs.unwrap_or(cap.as_secs_f64());
+        for (fk, ek) in [
+            (Kind::Floor { nexthops: false }, Kind::Evpnd),
+            (Kind::Floor { nexthops: true }, Kind::EvpndNhid),
+        ] {
+            let Some(fl) = find(fk, *n) else { continue };
+            let frr = find(Kind::Frr, *n).map_or("-".into(), |f| {
+                format!("{:.2}x", t(&f.program) / t(&fl.program).max(1e-3))
+            });
+            let ev = find(ek, *n).map_or("-".into(), |e| {
+                format!("{:.2}", t(&e.program) / t(&fl.program).max(1e-3))
+            });
+            println!(
+                "{n} MACs: {}: program {:.2} s; FRR/floor = {frr} (the most a daemon writing these entries can gain on FRR), {}/floor = {ev}",
+                fk.label(),
+                t(&fl.program),
+                ek.label()
             );
         }
     }
@@ -481,6 +640,8 @@ fn main() -> Result<()> {
             t.elapsed().as_secs_f64()
         );
         for (kind, key) in [
+            (Kind::Floor { nexthops: false }, "floor"),
+            (Kind::Floor { nexthops: true }, "floor-nhid"),
             (Kind::Evpnd, "evpnd"),
             (Kind::EvpndNhid, "evpnd-nhid"),
             (Kind::Frr, "frr"),
@@ -488,7 +649,11 @@ fn main() -> Result<()> {
             if !want(key) {
                 continue;
             }
-            match run(kind, n, &wa, &wb, cap) {
+            let r = match kind {
+                Kind::Floor { nexthops } => run_floor(nexthops, n, cap),
+                _ => run(kind, n, &wa, &wb, cap),
+            };
+            match r {
                 Ok(r) => {
                     eprintln!("scale: {r:?}");
                     rows.push(r);

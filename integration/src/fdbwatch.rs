@@ -362,8 +362,12 @@ fn dump_one(
     timeout: Duration,
     f: &mut impl FnMut(&[u8]),
 ) -> Result<()> {
-    let mut req = [0u8; 28];
-    req[0..4].copy_from_slice(&28u32.to_ne_bytes());
+    // The header after nlmsghdr: struct nhmsg (8 octets) for nexthops,
+    // struct ndmsg (12) for neighbours; the kernel's strict dump checks
+    // reject trailing octets.
+    let len: usize = if typ == RTM_GETNEXTHOP { 24 } else { 28 };
+    let mut req = vec![0u8; len];
+    req[0..4].copy_from_slice(&(len as u32).to_ne_bytes());
     req[4..6].copy_from_slice(&typ.to_ne_bytes());
     let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
     req[6..8].copy_from_slice(&flags.to_ne_bytes());
@@ -405,8 +409,9 @@ fn dump_one(
     }
 }
 
-/// Runs `f` on a thread inside `ns` and returns its result.
-fn in_ns<T: Send + 'static>(
+/// Runs `f` on a thread inside `ns` (its network namespace only); join
+/// the handle for its result.
+pub fn in_ns<T: Send + 'static>(
     ns: &Netns,
     f: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<JoinHandle<Result<T>>> {
