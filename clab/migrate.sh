@@ -2,8 +2,8 @@
 # Live-migrate the VM (container vm1) between leaves of the containerlab
 # topology the way `make demo` does in namespaces: the leaf-side end of
 # the VM's link leaves the old leaf and comes up on the new leaf's br100;
-# the VM keeps its MAC and IP and sends a gratuitous ARP (QEMU sends RARP;
-# this image has no tool for it, `arping -U` needs iputils-arping).
+# the VM keeps its MAC and IP, sends gratuitous ARPs with the image's
+# arping (QEMU would send RARP) and pings its gateway.
 #
 #   clab/migrate.sh leaf1 leaf3
 #
@@ -23,5 +23,5 @@ nsenter -t "$pf" -n ip link set "$port" down
 nsenter -t "$pf" -n ip link set "$port" netns "$pt"
 nsenter -t "$pt" -n ip link set "$port" name vm1
 nsenter -t "$pt" -n ip link set vm1 master br100 up
-docker exec "clab-$lab-vm1" sh -c 'command -v arping >/dev/null && arping -U -c 3 -I eth1 10.1.0.11 || ping -c 1 -W 1 10.1.0.1' || true
+docker exec "clab-$lab-vm1" sh -c 'if command -v arping >/dev/null; then arping -U -c 3 -I eth1 10.1.0.11 >/dev/null; fi; ping -c 1 -W 1 10.1.0.1' || true
 echo "vm1 moved $from -> $to; see: docker exec clab-$lab-$to evpnctl trace 10.1.0.11"
