@@ -69,7 +69,7 @@ enum Kind {
     Frr,
     /// No daemon: netlink-glue writes the same entries straight from an
     /// intent (in merged applies of 16384 MACs, as evpnd's dataplane task
-    /// does), `dst` or `nhid`: the floor of the kernel's own cost.
+    /// does), `dst` or `nhid`: the cost of the writes themselves.
     Floor {
         nexthops: bool,
     },
@@ -81,8 +81,8 @@ impl Kind {
             Kind::Evpnd => "evpnd",
             Kind::EvpndNhid => "evpnd nhid",
             Kind::Frr => "FRR bgpd+zebra",
-            Kind::Floor { nexthops: false } => "kernel floor dst",
-            Kind::Floor { nexthops: true } => "kernel floor nhid",
+            Kind::Floor { nexthops: false } => "no daemon, dst",
+            Kind::Floor { nexthops: true } => "no daemon, nhid",
         }
     }
 }
@@ -235,7 +235,7 @@ fn run(kind: Kind, n: u32, wa: &Workload, wb: &Workload, cap: Duration) -> Resul
     inj.addr("eth0", &format!("{vtep_b}/24"))?;
     let listener = listen_in(&inj, SocketAddr::new(vtep_a.into(), 179))?;
     let dut = match kind {
-        Kind::Floor { .. } => bail!("the kernel floor runs without a daemon (run_floor)"),
+        Kind::Floor { .. } => bail!("the no-daemon rows run without a daemon (run_floor)"),
         Kind::Evpnd | Kind::EvpndNhid => {
             let e = Evpnd::start_with_env(
                 &leaf,
@@ -380,7 +380,7 @@ fn run(kind: Kind, n: u32, wa: &Workload, wb: &Workload, cap: Duration) -> Resul
     })
 }
 
-/// The kernel floor: the same N remote MACs written by netlink-glue from
+/// No daemon: the same N remote MACs written by netlink-glue from
 /// a thread in the leaf namespace (no BGP, no daemon), then all moved.
 fn run_floor(nexthops: bool, n: u32, cap: Duration) -> Result<Row> {
     use netlink_glue::{Change, Dataplane, Intent, L2Vni, Netlink, RemoteMac};
@@ -550,8 +550,9 @@ fn print(rows: &[Row], cap: Duration) {
         }
     }
     for n in &sizes {
-        // The floor bounds every daemon: FRR / floor is the most any
-        // daemon writing the same entries could gain on FRR here.
+        // Without a daemon: what writing the same entries costs (the
+        // kernel's share plus netlink-glue's encoding); FRR / that is
+        // about the most a daemon writing these entries can gain on FRR.
         let t = |p: &Phase| p.secs.unwrap_or(cap.as_secs_f64());
         for (fk, ek) in [
             (Kind::Floor { nexthops: false }, Kind::Evpnd),
@@ -565,7 +566,7 @@ fn print(rows: &[Row], cap: Duration) {
                 format!("{:.2}", t(&e.program) / t(&fl.program).max(1e-3))
             });
             println!(
-                "{n} MACs: {}: program {:.2} s; FRR/floor = {frr} (the most a daemon writing these entries can gain on FRR), {}/floor = {ev}",
+                "{n} MACs: {}: program {:.2} s; FRR/that = {frr} (about the most a daemon writing these entries can gain on FRR), {}/that = {ev}",
                 fk.label(),
                 t(&fl.program),
                 ek.label()

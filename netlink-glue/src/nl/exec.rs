@@ -8,7 +8,7 @@ use super::link::Links;
 use super::msg::{self, FdbVia, APPEND, CREATE_EXCL, UPSERT};
 use super::nexthop::FdbNexthops;
 use super::snapshot::DevMap;
-use super::socket::NlSocket;
+use super::socket::{encode, Encoded, NlSocket};
 use crate::entry::{Key, RouteVia, Value};
 use crate::model::ProtocolId;
 use crate::plan::Op;
@@ -216,8 +216,88 @@ fn bridge_write(op: &Op, vxlan: u32, mac: Mac, sticky: bool, vlan: Option<u16>) 
 
 /// Ops per batch call: bounds the memory of requests built ahead.
 pub const CHUNK: usize = 4096;
+/// Most requests one op becomes (a replace that must delete first).
+const MAX_REQS_PER_OP: usize = 2;
+
+/// One chunk of ops turned into encoded requests.
+struct Prepared {
+    /// Per request: the errnos that mean "already done", and its op.
+    tolerate: Vec<&'static [i32]>,
+    owner: Vec<usize>,
+    /// Ops that could not become requests.
+    failed: Vec<(usize, FailReason)>,
+    enc: Encoded,
+}
+
+/// What building requests needs, owned, so it can move to another thread.
+#[derive(Clone)]
+struct Ctx {
+    devs: DevMap,
+    links: Links,
+    proto: ProtocolId,
+    nh: FdbNexthops,
+}
+
+/// Builds and encodes the requests of `ops` (which start at op index
+/// `first_op`), numbered from `seq` (at most [`MAX_REQS_PER_OP`] per op
+/// reserved).
+fn prepare(ops: &[Op], first_op: usize, seq: u32, cx: &Ctx) -> Prepared {
+    let mut msgs: Vec<Option<(RouteNetlinkMessage, u16)>> = Vec::with_capacity(ops.len() + 8);
+    let mut tolerate = Vec::with_capacity(ops.len() + 8);
+    let mut owner = Vec::with_capacity(ops.len() + 8);
+    let mut failed = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        match requests(op, &cx.devs, &cx.links, cx.proto, &cx.nh) {
+            Ok(rs) => {
+                for r in rs {
+                    msgs.push(Some((r.msg, r.flags)));
+                    tolerate.push(r.tolerate);
+                    owner.push(first_op + i);
+                }
+            }
+            Err(e) => failed.push((first_op + i, e)),
+        }
+    }
+    let enc = encode(seq, msgs.len(), |i| {
+        msgs[i]
+            .take()
+            .unwrap_or((RouteNetlinkMessage::GetLink(Default::default()), 0))
+    });
+    Prepared {
+        tolerate,
+        owner,
+        failed,
+        enc,
+    }
+}
+
+/// Sends one prepared chunk; its failures by op index go to `failed`.
+async fn send(sock: &mut NlSocket, p: Prepared, failed: &mut Vec<(usize, FailReason)>) {
+    failed.extend(p.failed);
+    let fails = sock.send_encoded(p.enc).await;
+    let mut last = None;
+    for (i, reason) in fails {
+        if let FailReason::Kernel(e) = &reason {
+            if p.tolerate[i].contains(&e.errno) {
+                continue;
+            }
+        }
+        let op_index = p.owner[i];
+        // One failure per op: the first request's error explains it.
+        if last != Some(op_index) {
+            failed.push((op_index, reason));
+            last = Some(op_index);
+        }
+    }
+}
 
 /// Sends the ops in order; returns the failure of each failed op by index.
+///
+/// More than one [`CHUNK`] of ops is pipelined: the next chunk's requests
+/// are built and encoded on a blocking-pool thread while the socket sends
+/// the current one (the kernel's work happens inside our `sendmsg`, so
+/// the two overlap on two CPUs). A single chunk (a MAC move) is built
+/// inline: no thread hand-off on the latency path.
 pub async fn run(
     sock: &mut NlSocket,
     ops: &[Op],
@@ -227,49 +307,40 @@ pub async fn run(
     nh: &FdbNexthops,
 ) -> Vec<(usize, FailReason)> {
     let mut failed = Vec::new();
-    for (c, chunk) in ops.chunks(CHUNK).enumerate() {
-        let base = c * CHUNK;
-        let mut reqs: Vec<Req> = Vec::with_capacity(chunk.len() + 8);
-        let mut owner: Vec<usize> = Vec::with_capacity(chunk.len() + 8);
-        for (i, op) in chunk.iter().enumerate() {
-            match requests(op, devs, links, proto, nh) {
-                Ok(rs) => {
-                    for r in rs {
-                        reqs.push(r);
-                        owner.push(base + i);
-                    }
-                }
-                Err(e) => failed.push((base + i, e)),
+    let cx = Ctx {
+        devs: devs.clone(),
+        links: links.clone(),
+        proto,
+        nh: nh.clone(),
+    };
+    if ops.len() <= CHUNK {
+        let seq = sock.reserve(ops.len() * MAX_REQS_PER_OP);
+        send(sock, prepare(ops, 0, seq, &cx), &mut failed).await;
+    } else {
+        let cx = std::sync::Arc::new(cx);
+        let all: std::sync::Arc<Vec<Op>> = std::sync::Arc::new(ops.to_vec());
+        let spawn = |sock: &mut NlSocket, first: usize| {
+            let len = CHUNK.min(all.len() - first);
+            let seq = sock.reserve(len * MAX_REQS_PER_OP);
+            let (cx, all) = (std::sync::Arc::clone(&cx), std::sync::Arc::clone(&all));
+            tokio::task::spawn_blocking(move || prepare(&all[first..first + len], first, seq, &cx))
+        };
+        let mut next = Some(spawn(sock, 0));
+        let mut first = 0;
+        while let Some(h) = next.take() {
+            let len = CHUNK.min(ops.len() - first);
+            let prepared = h.await;
+            if first + len < ops.len() {
+                next = Some(spawn(sock, first + len));
             }
-        }
-        // The requests are moved out one by one as the batch sends them.
-        let mut slots: Vec<Option<RouteNetlinkMessage>> = Vec::with_capacity(reqs.len());
-        let mut meta = Vec::with_capacity(reqs.len());
-        for r in reqs {
-            meta.push((r.flags, r.tolerate));
-            slots.push(Some(r.msg));
-        }
-        let fails = sock
-            .batch(slots.len(), |i| {
-                let m = slots[i]
-                    .take()
-                    .unwrap_or(RouteNetlinkMessage::GetLink(Default::default()));
-                (m, meta[i].0)
-            })
-            .await;
-        let mut last = None;
-        for (i, reason) in fails {
-            if let FailReason::Kernel(e) = &reason {
-                if meta[i].1.contains(&e.errno) {
-                    continue;
-                }
+            match prepared {
+                Ok(p) => send(sock, p, &mut failed).await,
+                Err(e) => failed.extend(
+                    (first..first + len)
+                        .map(|i| (i, FailReason::Io(format!("request encoder failed: {e}")))),
+                ),
             }
-            let op_index = owner[i];
-            // One failure per op: the first request's error explains it.
-            if last != Some(op_index) {
-                failed.push((op_index, reason));
-                last = Some(op_index);
-            }
+            first += len;
         }
     }
     failed.sort_by_key(|(i, _)| *i);

@@ -159,7 +159,7 @@ pub struct Pair {
 }
 
 /// The FDB nexthop groups we own, and how many of our FDB entries use each.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct FdbNexthops {
     by_vtep: BTreeMap<IpAddr, Pair>,
     by_group: HashMap<u32, IpAddr>,

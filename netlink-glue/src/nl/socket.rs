@@ -252,6 +252,48 @@ fn set_ack(buf: &mut [u8], at: usize) {
     buf[at + 6..at + 8].copy_from_slice(&f.to_ne_bytes());
 }
 
+/// A batch of requests serialized into datagrams (each closed by one
+/// request with `NLM_F_ACK`), ready for [`NlSocket::send_encoded`]. Pure
+/// CPU work: it may run on another thread while the socket sends the
+/// previous batch.
+#[derive(Debug)]
+pub struct Encoded {
+    base: u32,
+    count: usize,
+    /// (first request, last request, bytes).
+    dgrams: Vec<(usize, usize, Vec<u8>)>,
+}
+
+/// Serializes `count` requests numbered from `base` (see
+/// [`NlSocket::reserve`]) into datagrams of at most [`MAX_DATAGRAM`] octets
+/// and [`WINDOW`] requests.
+pub fn encode(
+    base: u32,
+    count: usize,
+    mut build: impl FnMut(usize) -> (RouteNetlinkMessage, u16),
+) -> Encoded {
+    let mut dgrams = Vec::new();
+    let mut next = 0usize;
+    while next < count {
+        let first = next;
+        let mut dgram = Vec::with_capacity(MAX_DATAGRAM + 1024);
+        let mut last_at = 0;
+        while next < count && dgram.len() < MAX_DATAGRAM && next - first < WINDOW {
+            let (msg, flags) = build(next);
+            last_at = dgram.len();
+            push_unacked(&mut dgram, msg, flags, base.wrapping_add(next as u32));
+            next += 1;
+        }
+        set_ack(&mut dgram, last_at);
+        dgrams.push((first, next - 1, dgram));
+    }
+    Encoded {
+        base,
+        count,
+        dgrams,
+    }
+}
+
 impl NlSocket {
     /// Opens a socket in the calling thread's network namespace.
     pub fn open(rcvbuf: usize) -> io::Result<NlSocket> {
@@ -321,48 +363,57 @@ impl NlSocket {
     pub async fn batch(
         &mut self,
         count: usize,
-        mut build: impl FnMut(usize) -> (RouteNetlinkMessage, u16),
+        build: impl FnMut(usize) -> (RouteNetlinkMessage, u16),
     ) -> Vec<(usize, FailReason)> {
-        let mut failures = Vec::new();
-        if count == 0 {
-            return failures;
-        }
-        // This batch uses sequence numbers base..base+count; restart the
-        // counter rather than wrap inside a batch.
+        let base = self.reserve(count);
+        self.send_encoded(encode(base, count, build)).await
+    }
+
+    /// Reserves `count` sequence numbers for one batch; returns the first.
+    /// A batch never wraps: the counter restarts instead.
+    pub fn reserve(&mut self, count: usize) -> u32 {
         if self.seq.checked_add(count as u32 + 1).is_none() {
             self.seq = 0;
         }
         let base = self.seq.wrapping_add(1);
         self.seq = self.seq.wrapping_add(count as u32);
+        base
+    }
+
+    /// Sends a batch [`encode`]d with sequence numbers from [`Self::reserve`]
+    /// and collects the answers (see [`Self::batch`]).
+    pub async fn send_encoded(&mut self, enc: Encoded) -> Vec<(usize, FailReason)> {
+        let Encoded {
+            base,
+            count,
+            dgrams,
+        } = enc;
+        let mut failures = Vec::new();
+        if count == 0 {
+            return failures;
+        }
         // Datagrams sent and not yet closed: (first, last) request index.
         let mut open: std::collections::VecDeque<(usize, usize)> =
             std::collections::VecDeque::new();
         // Requests below `done` are settled (succeeded or listed in failures).
         let mut done = 0usize;
+        // Requests below `next` were sent.
         let mut next = 0usize;
+        let mut d = 0usize;
         let mut send_err: Option<String> = None;
-        let mut dgram = Vec::with_capacity(MAX_DATAGRAM + 1024);
         loop {
-            while send_err.is_none() && next < count && next - done < WINDOW {
-                let first = next;
-                let mut last_at = 0;
-                dgram.clear();
-                while next < count && dgram.len() < MAX_DATAGRAM && next - done < WINDOW {
-                    let (msg, flags) = build(next);
-                    last_at = dgram.len();
-                    push_unacked(&mut dgram, msg, flags, base.wrapping_add(next as u32));
-                    next += 1;
-                }
-                set_ack(&mut dgram, last_at);
-                if let Err(e) = self.send(&dgram).await {
+            while send_err.is_none() && d < dgrams.len() && dgrams[d].1 + 1 - done <= WINDOW {
+                let (first, last, bytes) = &dgrams[d];
+                if let Err(e) = self.send(bytes).await {
                     // A failed sendmsg delivered nothing of this datagram.
                     send_err = Some(e.to_string());
-                    next = first;
                 } else {
-                    open.push_back((first, next - 1));
+                    open.push_back((*first, *last));
+                    next = last + 1;
+                    d += 1;
                 }
             }
-            if open.is_empty() && (next == count || send_err.is_some()) {
+            if open.is_empty() && (d == dgrams.len() || send_err.is_some()) {
                 break;
             }
             let n = match tokio::time::timeout(ACK_TIMEOUT, self.recv()).await {
@@ -618,5 +669,44 @@ impl NlSocket {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtnetlink::packet_route::link::LinkMessage;
+
+    #[test]
+    fn encode_numbers_requests_and_acks_only_the_last_of_each_datagram() {
+        let n = 5000;
+        let enc = encode(100, n, |_| {
+            (RouteNetlinkMessage::GetLink(LinkMessage::default()), 0)
+        });
+        assert_eq!((enc.base, enc.count), (100, n));
+        let mut expect_first = 0;
+        for (first, last, bytes) in &enc.dgrams {
+            assert_eq!(*first, expect_first);
+            assert!(last - first < WINDOW);
+            assert!(bytes.len() <= MAX_DATAGRAM + 1024);
+            let mut off = 0;
+            let mut i = *first;
+            while off < bytes.len() {
+                let b = NetlinkBuffer::new_checked(&bytes[off..]).unwrap();
+                assert_eq!(b.sequence_number(), 100 + i as u32);
+                assert_eq!(b.flags() & NLM_F_ACK != 0, i == *last, "request {i}");
+                off += (b.length() as usize + 3) & !3;
+                i += 1;
+            }
+            assert_eq!(i, last + 1);
+            expect_first = last + 1;
+        }
+        assert_eq!(expect_first, n);
+    }
+
+    #[test]
+    fn an_empty_batch_encodes_nothing() {
+        let enc = encode(7, 0, |_| unreachable!("no request"));
+        assert!(enc.dgrams.is_empty());
     }
 }
