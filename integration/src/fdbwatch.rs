@@ -587,17 +587,24 @@ mod tests {
         m[4..6].copy_from_slice(&typ.to_ne_bytes());
         m[16] = AF_BRIDGE;
         m[26] = flags;
-        let mut attr = |t: u16, v: &[u8]| {
-            let l = 4 + v.len();
-            m.extend_from_slice(&(l as u16).to_ne_bytes());
-            m.extend_from_slice(&t.to_ne_bytes());
-            m.extend_from_slice(v);
-            m.resize((m.len() + 3) & !3, 0);
-        };
-        attr(NDA_LLADDR, &mac);
+        let attr = |m: &mut Vec<u8>, t: u16, v: &[u8]| push_attr(m, t, v);
+        attr(&mut m, NDA_LLADDR, &mac);
         if let Some(d) = dst {
-            attr(NDA_DST, &d);
+            attr(&mut m, NDA_DST, &d);
         }
+        finish(m)
+    }
+
+    fn push_attr(m: &mut Vec<u8>, t: u16, v: &[u8]) {
+        let l = 4 + v.len();
+        m.extend_from_slice(&(l as u16).to_ne_bytes());
+        m.extend_from_slice(&t.to_ne_bytes());
+        m.extend_from_slice(v);
+        m.resize((m.len() + 3) & !3, 0);
+    }
+
+    /// Sets the netlink length of a built message.
+    fn finish(mut m: Vec<u8>) -> Vec<u8> {
         let len = m.len() as u32;
         m[0..4].copy_from_slice(&len.to_ne_bytes());
         m
@@ -647,35 +654,23 @@ mod tests {
     fn nexthop(id: u32, gw: Option<[u8; 4]>, member: Option<u32>) -> Vec<u8> {
         let mut m = vec![0u8; 24];
         m[4..6].copy_from_slice(&RTM_NEWNEXTHOP.to_ne_bytes());
-        let mut attr = |t: u16, v: &[u8]| {
-            let l = 4 + v.len();
-            m.extend_from_slice(&(l as u16).to_ne_bytes());
-            m.extend_from_slice(&t.to_ne_bytes());
-            m.extend_from_slice(v);
-            m.resize((m.len() + 3) & !3, 0);
-        };
-        attr(NHA_ID, &id.to_ne_bytes());
+        let attr = |m: &mut Vec<u8>, t: u16, v: &[u8]| push_attr(m, t, v);
+        attr(&mut m, NHA_ID, &id.to_ne_bytes());
         if let Some(g) = gw {
-            attr(NHA_GATEWAY, &g);
+            attr(&mut m, NHA_GATEWAY, &g);
         }
         if let Some(x) = member {
             let mut v = x.to_ne_bytes().to_vec();
             v.extend_from_slice(&[0; 4]);
-            attr(NHA_GROUP, &v);
+            attr(&mut m, NHA_GROUP, &v);
         }
-        let len = m.len() as u32;
-        m[0..4].copy_from_slice(&len.to_ne_bytes());
-        m
+        finish(m)
     }
 
     fn nhid_entry(mac: [u8; 6], group: u32) -> Vec<u8> {
         let mut m = msg(RTM_NEWNEIGH, NTF_SELF, mac, None);
-        m.extend_from_slice(&8u16.to_ne_bytes());
-        m.extend_from_slice(&NDA_NH_ID.to_ne_bytes());
-        m.extend_from_slice(&group.to_ne_bytes());
-        let len = m.len() as u32;
-        m[0..4].copy_from_slice(&len.to_ne_bytes());
-        m
+        push_attr(&mut m, NDA_NH_ID, &group.to_ne_bytes());
+        finish(m)
     }
 
     #[test]

@@ -507,6 +507,24 @@ fn leaf_intent(local: &str, remote_vtep: &str, rmac: &str, rip: &str) -> Intent 
     i
 }
 
+/// Programs both leaves (VTEPs `v1`, `v2`) with each other's host as a
+/// remote MAC + IP; both reports must be ok.
+fn program_pair(f: &Fabric, v1: &str, v2: &str) -> (Report, Report) {
+    let (r1, _) = program(
+        &f.leaf1,
+        leaf_intent(v1, v2, "02:00:00:00:00:0b", "10.1.0.20"),
+        false,
+    );
+    let (r2, _) = program(
+        &f.leaf2,
+        leaf_intent(v2, v1, "02:00:00:00:00:0a", "10.1.0.10"),
+        false,
+    );
+    assert!(r1.ok(), "{r1}");
+    assert!(r2.ok(), "{r2}");
+    (r1, r2)
+}
+
 #[test]
 fn hosts_on_two_leaves_ping_each_other_across_vxlan() {
     let Some(f) = fabric("l2", "10.1.0.10/24", "10.1.0.20/24") else {
@@ -515,18 +533,7 @@ fn hosts_on_two_leaves_ping_each_other_across_vxlan() {
     // leaf2's underlay carries 1550 (1500 + 50 bytes of VXLAN over IPv4);
     // leaf1's keeps 1500, which the MTU check must flag.
     f.leaf2.sh("ip link set ul mtu 1550").unwrap();
-    let (r1, _) = program(
-        &f.leaf1,
-        leaf_intent("10.0.0.1", "10.0.0.2", "02:00:00:00:00:0b", "10.1.0.20"),
-        false,
-    );
-    let (r2, _) = program(
-        &f.leaf2,
-        leaf_intent("10.0.0.2", "10.0.0.1", "02:00:00:00:00:0a", "10.1.0.10"),
-        false,
-    );
-    assert!(r1.ok(), "{r1}");
-    assert!(r2.ok(), "{r2}");
+    let (r1, r2) = program_pair(&f, "10.0.0.1", "10.0.0.2");
     assert_eq!(
         r1.warnings,
         vec![
@@ -561,18 +568,7 @@ fn hosts_ping_across_an_ipv6_underlay_and_the_mtu_check_counts_70_bytes() {
     f.leaf2
         .sh("ip addr add fd00::2/64 dev ul nodad && ip link set ul mtu 1570")
         .unwrap();
-    let (r1, _) = program(
-        &f.leaf1,
-        leaf_intent("fd00::1", "fd00::2", "02:00:00:00:00:0b", "10.1.0.20"),
-        false,
-    );
-    let (r2, _) = program(
-        &f.leaf2,
-        leaf_intent("fd00::2", "fd00::1", "02:00:00:00:00:0a", "10.1.0.10"),
-        false,
-    );
-    assert!(r1.ok(), "{r1}");
-    assert!(r2.ok(), "{r2}");
+    let (r1, r2) = program_pair(&f, "fd00::1", "fd00::2");
     assert_eq!(
         r1.warnings,
         vec![
