@@ -256,10 +256,25 @@ pub fn diff_keys<'a>(
 /// [`diff_keys`] over the union of the keys, without building and
 /// searching maps (a merged apply has 16k items).
 pub fn diff_items<'a>(
-    items: impl IntoIterator<Item = (&'a [(Key, Value)], &'a [(Key, Value)])>,
+    items: impl IntoIterator<Item = (&'a [(Key, Value)], &'a [(Key, Value)])> + Clone,
 ) -> Vec<Op> {
-    let mut writes = Vec::new();
-    let mut deletes = Vec::new();
+    // Counted first: a merged apply makes tens of thousands of ops, and a
+    // growing vector would hold two copies at each doubling.
+    let (mut n_writes, mut n_deletes) = (0, 0);
+    for (before, after) in items.clone() {
+        n_writes += after
+            .iter()
+            .filter(|(key, want)| {
+                before.iter().find(|(k, _)| k == key).map(|(_, h)| h) != Some(want)
+            })
+            .count();
+        n_deletes += before
+            .iter()
+            .filter(|(key, _)| !after.iter().any(|(k, _)| k == key))
+            .count();
+    }
+    let mut writes = Vec::with_capacity(n_writes + n_deletes);
+    let mut deletes = Vec::with_capacity(n_deletes);
     for (before, after) in items {
         for (key, want) in after {
             match before.iter().find(|(k, _)| k == key) {

@@ -85,7 +85,7 @@ pub async fn spawn<D: Dataplane + 'static>(mut dp: D, events: mpsc::Sender<Event
 }
 
 /// Most changes merged into one apply.
-pub const MERGE_MAX: usize = 16_384;
+pub const MERGE_MAX: usize = 8192;
 /// A merged apply this large starts a bulk period.
 pub const BULK_MIN: usize = 4096;
 /// A bulk period ends after this long without a request.

@@ -300,7 +300,7 @@ async fn send(sock: &mut NlSocket, p: Prepared, failed: &mut Vec<(usize, FailRea
 /// inline: no thread hand-off on the latency path.
 pub async fn run(
     sock: &mut NlSocket,
-    ops: &[Op],
+    ops: &std::sync::Arc<Vec<Op>>,
     devs: &DevMap,
     links: &Links,
     proto: ProtocolId,
@@ -318,7 +318,7 @@ pub async fn run(
         send(sock, prepare(ops, 0, seq, &cx), &mut failed).await;
     } else {
         let cx = std::sync::Arc::new(cx);
-        let all: std::sync::Arc<Vec<Op>> = std::sync::Arc::new(ops.to_vec());
+        let all = std::sync::Arc::clone(ops);
         let spawn = |sock: &mut NlSocket, first: usize| {
             let len = CHUNK.min(all.len() - first);
             let seq = sock.reserve(len * MAX_REQS_PER_OP);

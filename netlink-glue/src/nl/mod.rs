@@ -17,6 +17,7 @@ pub mod sysctl;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use evpn_proto::{Mac, Vni};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
@@ -330,7 +331,8 @@ impl Netlink {
     /// Executes ops, keeping the ownership record (sticky MACs, flood
     /// destinations) ahead of the kernel: recorded before the add, forgotten
     /// after a successful delete.
-    async fn execute(&mut self, ops: &[Op], report: &mut Report) {
+    async fn execute(&mut self, shared: &Arc<Vec<Op>>, report: &mut Report) {
+        let ops: &[Op] = shared;
         let rec = &mut self.state.record;
         for op in ops {
             if let (Key::Flood { vni, vtep }, false) = (op.key(), matches!(op, Op::Delete { .. })) {
@@ -354,7 +356,7 @@ impl Netlink {
         self.ensure_nexthops(ops, report).await;
         let failures = exec::run(
             &mut self.sock,
-            ops,
+            shared,
             &self.devs,
             &self.links,
             self.cfg.protocol,
@@ -697,7 +699,10 @@ impl Dataplane for Netlink {
             "reconcile plan"
         );
         report.conflict_failures(&plan.conflicts, &|k| self.dev_name(k));
-        self.execute(&plan.ops, &mut report).await;
+        // Shared with the encoder thread of a pipelined batch, not copied.
+        let ops = Arc::new(std::mem::take(&mut plan.ops));
+        self.execute(&ops, &mut report).await;
+        plan.ops = Arc::try_unwrap(ops).unwrap_or_else(|a| a.as_ref().clone());
         report.plan = plan;
         self.mtu_warnings(&mut report).await;
         report
@@ -749,7 +754,7 @@ impl Dataplane for Netlink {
                 (0..items.len()).map(|j| (&before[bat[j]..bat[j + 1]], &after[aat[j]..aat[j + 1]])),
             )
         };
-        self.execute(&ops, &mut report).await;
+        self.execute(&Arc::new(ops), &mut report).await;
         report
     }
 
