@@ -320,4 +320,29 @@ mod tests {
         assert_ne!(a, auto_router_mac(Ipv4Addr::new(10, 0, 0, 2)));
         assert!(!a.is_multicast());
     }
+
+    #[test]
+    fn fdb_nexthops_reaches_every_l2_vni_but_not_the_single_vxlan_device() {
+        let src = |on: bool| {
+            format!(
+                "router_id = \"10.0.0.1\"\nasn = 65000\nfdb_nexthops = {on}\n\
+                 svd = {{ bridge = \"br0\", vxlan = \"vxlan0\" }}\n\
+                 [[vni]]\nvni = 100\nbridge = \"br100\"\n\
+                 [[vni]]\nvni = 200\nbridge = \"br0\"\nvlan = 20\n"
+            )
+        };
+        for on in [false, true] {
+            let cfg = Config::parse(std::path::Path::new("t.toml"), &src(on)).unwrap();
+            let e = EvpnCfg::from_config(&cfg);
+            let k = |v: u32| {
+                e.l2.iter()
+                    .find(|m| m.vni.get() == v)
+                    .map(|m| m.kernel.fdb_nexthops)
+                    .unwrap()
+            };
+            assert_eq!(k(100), on);
+            // The single VXLAN device keeps `dst` entries.
+            assert!(!k(200));
+        }
+    }
 }
