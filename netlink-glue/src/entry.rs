@@ -81,6 +81,20 @@ pub enum RouteVia {
     Connected(String),
 }
 
+impl Value {
+    /// The VTEP of a VXLAN entry written as `nhid` of its FDB nexthop group.
+    pub fn nexthop_vtep(&self) -> Option<IpAddr> {
+        match self {
+            Value::VxlanFdb {
+                vtep,
+                nexthop: true,
+                ..
+            } => Some(*vtep),
+            _ => None,
+        }
+    }
+}
+
 impl Key {
     /// The L2 or L3 VNI whose devices hold this entry.
     pub fn vni(&self) -> Vni {

@@ -407,17 +407,11 @@ impl Netlink {
     async fn ensure_nexthops(&mut self, ops: &[Op], report: &mut Report) {
         let mut vteps = BTreeSet::new();
         for op in ops {
-            if let (
-                false,
-                Value::VxlanFdb {
-                    vtep,
-                    nexthop: true,
-                    ..
-                },
-            ) = (matches!(op, Op::Delete { .. }), op.value())
+            if let (false, Some(vtep)) =
+                (matches!(op, Op::Delete { .. }), op.value().nexthop_vtep())
             {
-                if self.nexthops.group(vtep).is_none() {
-                    vteps.insert(*vtep);
+                if self.nexthops.group(&vtep).is_none() {
+                    vteps.insert(vtep);
                 }
             }
         }
@@ -442,14 +436,7 @@ impl Netlink {
         failed: &BTreeSet<usize>,
         report: &mut Report,
     ) {
-        let nh_vtep = |v: Option<&Value>| match v {
-            Some(Value::VxlanFdb {
-                vtep,
-                nexthop: true,
-                ..
-            }) => Some(*vtep),
-            _ => None,
-        };
+        let nh_vtep = |v: Option<&Value>| v.and_then(Value::nexthop_vtep);
         let mut touched = false;
         for (i, op) in ops.iter().enumerate() {
             if failed.contains(&i) || !matches!(op.key(), Key::VxlanFdb { .. }) {
@@ -523,19 +510,11 @@ impl Netlink {
             reason,
         })?;
         self.nexthops
-            .count_refs(snap.entries.iter().filter_map(|(k, s)| match (k, s) {
-                (
-                    Key::VxlanFdb { .. },
-                    Seen {
-                        owner: Owner::Ours,
-                        value:
-                            Some(Value::VxlanFdb {
-                                vtep,
-                                nexthop: true,
-                                ..
-                            }),
-                    },
-                ) => Some(*vtep),
+            .count_refs(snap.entries.values().filter_map(|s| match s {
+                Seen {
+                    owner: Owner::Ours,
+                    value: Some(v),
+                } => v.nexthop_vtep(),
                 _ => None,
             }));
         Ok(snap)

@@ -170,8 +170,6 @@ pub struct FdbNexthops {
     /// Ids of ours that are not a pair (left by a crash between the two
     /// creations, or by hand): deleted at the next collection.
     orphans: Vec<u32>,
-    /// Read from the kernel at least once.
-    loaded: bool,
 }
 
 impl FdbNexthops {
@@ -183,10 +181,6 @@ impl FdbNexthops {
     /// The VTEP a group id of ours leads to.
     pub fn vtep_of(&self, group: u32) -> Option<IpAddr> {
         self.by_group.get(&group).copied()
-    }
-
-    pub fn loaded(&self) -> bool {
-        self.loaded
     }
 
     /// Pairs owned, by VTEP (for reports and tests).
@@ -231,7 +225,6 @@ impl FdbNexthops {
             }
         }
         orphans.extend(nexthops.keys().filter(|id| !used.contains(id)).copied());
-        self.loaded = true;
         self.orphans = orphans.clone();
         orphans
     }
