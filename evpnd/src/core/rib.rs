@@ -15,7 +15,10 @@
 //! still holds it (a withdraw must be able to name the key), so a route id
 //! is never reused under a peer that still refers to it.
 
+use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv4Addr};
+
+use hashbrown::{hash_table, HashTable};
 
 use evpn_proto::attr::{NextHop, Origin};
 use evpn_proto::evpn::{EthernetAd, EthernetSegment, Imet, IpPrefix, MacIp};
@@ -23,7 +26,7 @@ use evpn_proto::message::DecodeCxt;
 use evpn_proto::{Esi, EvpnKey, EvpnRoute, Family, Ipv4Prefix, Ipv6Prefix, Label, PathAttrs};
 
 use super::best_path::{self, Rank, Reason};
-use super::hash::FastMap;
+use super::hash::{FastMap, FastState};
 
 /// Index of a route in the Loc-RIB arena.
 pub type RouteId = u32;
@@ -443,7 +446,11 @@ impl RouteEntry {
 pub struct Rib {
     entries: Vec<Option<RouteEntry>>,
     free: Vec<RouteId>,
-    index: FastMap<RouteKey, RouteId>,
+    /// Route ids by key. The key lives once, in the arena entry: the table
+    /// holds ids and hashes and compares through the arena (a map from key
+    /// to id kept a second copy of every key, ~56 octets a route).
+    index: HashTable<RouteId>,
+    hasher: FastState,
     pub attrs: AttrTable,
     /// Per source, how many routes of each family have their best path
     /// from it (kept by [`Rib::reselect`], the only place best changes).
@@ -468,9 +475,22 @@ impl BestChange {
     }
 }
 
+/// The key of live route `id` in the arena.
+fn key_at(entries: &[Option<RouteEntry>], id: RouteId) -> Option<&RouteKey> {
+    entries
+        .get(id as usize)
+        .and_then(Option::as_ref)
+        .map(|e| &e.key)
+}
+
 impl Rib {
     pub fn id_of(&self, key: &RouteKey) -> Option<RouteId> {
-        self.index.get(key).copied()
+        let entries = &self.entries;
+        self.index
+            .find(self.hasher.hash_one(key), |&id| {
+                key_at(entries, id) == Some(key)
+            })
+            .copied()
     }
 
     pub fn get(&self, id: RouteId) -> Option<&RouteEntry> {
@@ -507,9 +527,14 @@ impl Rib {
 
     fn id_or_insert(&mut self, key: RouteKey) -> RouteId {
         // One probe of the index (the entry API), not a get and an insert.
-        let slot = match self.index.entry(key) {
-            std::collections::hash_map::Entry::Occupied(o) => return *o.get(),
-            std::collections::hash_map::Entry::Vacant(v) => v,
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        let slot = match self.index.entry(
+            hasher.hash_one(key),
+            |&id| key_at(entries, id) == Some(&key),
+            |&id| key_at(entries, id).map_or(0, |k| hasher.hash_one(k)),
+        ) {
+            hash_table::Entry::Occupied(o) => return *o.get(),
+            hash_table::Entry::Vacant(v) => v,
         };
         let e = RouteEntry {
             key,
@@ -633,7 +658,12 @@ impl Rib {
             .is_some_and(|e| e.paths.is_empty() && e.out_refs == 0);
         if unused {
             if let Some(e) = self.entries[id as usize].take() {
-                self.index.remove(&e.key);
+                if let Ok(o) = self
+                    .index
+                    .find_entry(self.hasher.hash_one(e.key), |&x| x == id)
+                {
+                    o.remove();
+                }
             }
             self.free.push(id);
         }
@@ -732,5 +762,70 @@ pub fn rank(a: &AttrSet, p: &Path, is_mac_ip: bool, src: &SourceInfo) -> Rank {
             .map_or(0, |c| u32::try_from(c.len()).unwrap_or(u32::MAX)),
         peer_addr: src.addr,
         stale: p.stale,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn info(s: Source) -> SourceInfo {
+        SourceInfo {
+            addr: IpAddr::V4(Ipv4Addr::from(s)),
+            bgp_id: Ipv4Addr::from(s),
+            ebgp: false,
+        }
+    }
+
+    fn key(k: u8) -> RouteKey {
+        RouteKey::V4(Ipv4Prefix::host(Ipv4Addr::new(10, 0, 0, k)))
+    }
+
+    proptest! {
+        /// The id index (ids hashed through the arena) against a model:
+        /// after every upsert and remove, each key's id is found exactly
+        /// when some source has a path for it, the id's entry holds that
+        /// key, and freed ids are reused without confusing the index.
+        #[test]
+        fn the_index_finds_every_live_route_and_no_other(
+            ops in proptest::collection::vec((any::<bool>(), 0u8..40, 1u32..4), 1..400)
+        ) {
+            let mut rib = Rib::default();
+            let mut model: BTreeMap<u8, Vec<Source>> = BTreeMap::new();
+            for (add, k, src) in ops {
+                if add {
+                    let a = rib.attrs.intern(AttrSet::new(
+                        PathAttrs::default(),
+                        None,
+                        NlriExtra::default(),
+                    ));
+                    rib.upsert(key(k), src, a, &info);
+                    let s = model.entry(k).or_default();
+                    if !s.contains(&src) {
+                        s.push(src);
+                    }
+                } else if let Some(id) = rib.id_of(&key(k)) {
+                    rib.remove(id, src, &info);
+                    if let Some(s) = model.get_mut(&k) {
+                        s.retain(|x| *x != src);
+                        if s.is_empty() {
+                            model.remove(&k);
+                        }
+                    }
+                }
+                prop_assert_eq!(rib.len(), model.len());
+                for k in 0u8..40 {
+                    let id = rib.id_of(&key(k));
+                    prop_assert_eq!(id.is_some(), model.contains_key(&k), "key {}", k);
+                    if let Some(id) = id {
+                        prop_assert_eq!(rib.get(id).map(|e| e.key), Some(key(k)));
+                    }
+                }
+            }
+        }
     }
 }
