@@ -128,10 +128,12 @@ pub struct Global {
     #[serde(default)]
     pub advertise_default_gateway: bool,
     /// Write remote MACs as `nhid` entries pointing at one FDB nexthop
-    /// group per remote VTEP instead of `dst VTEP` each (faster to program,
-    /// no per-MAC route cache in the kernel; `bridge fdb` shows the group
-    /// id). Not used for VNIs on the single VXLAN device.
-    #[serde(default)]
+    /// group per remote VTEP instead of `dst VTEP` each (2-3x faster to
+    /// program at scale, no per-MAC route cache in the kernel; `bridge fdb`
+    /// shows the group id, `ip nexthop` its VTEP). On by default; a kernel
+    /// without FDB nexthops (before 5.8) gets `dst` entries, with a
+    /// warning. Not used for VNIs on the single VXLAN device.
+    #[serde(default = "yes")]
     pub fdb_nexthops: bool,
     #[serde(default)]
     pub api: ApiConfig,

@@ -24,11 +24,12 @@
 //!
 //! Environment:
 //! - `EVPND_SCALE_SIZES` (default `100000,1000000`): MAC counts;
-//! - `EVPND_SCALE_ONLY`: `evpnd`, `evpnd-nhid` (evpnd with `fdb_nexthops =
-//!   true`: `nhid` entries, one FDB nexthop group per VTEP), `frr`,
-//!   `floor` / `floor-nhid` (no daemon: netlink-glue writes the same
-//!   entries from an intent in 16k-MAC applies, the kernel's own cost), or
-//!   a comma list (default all five);
+//! - `EVPND_SCALE_ONLY`: `evpnd` (its default `fdb_nexthops = true`:
+//!   `nhid` entries, one FDB nexthop group per VTEP), `evpnd-dst` (evpnd
+//!   with `fdb_nexthops = false`: `dst VTEP` on every entry, as FRR
+//!   writes), `frr`, `floor` / `floor-dst` (no daemon: netlink-glue writes
+//!   the same entries from an intent in 16k-MAC applies, the kernel's own
+//!   cost), or a comma list (default all five);
 //! - `EVPND_SCALE_CAP_SECS` (300): cap per phase;
 //! - `EVPND_SCALE_MOVE` (`readvertise`): `new-rd` for VTEP B's own RD;
 //! - `EVPND_SCALE_VERIFY` (200000): check the final FDB with one dump up to
@@ -61,11 +62,12 @@ const LINK: u8 = 60;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
-    /// evpnd with its defaults: `dst VTEP` on every VXLAN entry.
-    Evpnd,
-    /// evpnd with `fdb_nexthops = true`: `nhid` entries, one FDB nexthop
-    /// group per VTEP.
-    EvpndNhid,
+    /// evpnd: by default (`fdb_nexthops = true`) `nhid` entries, one FDB
+    /// nexthop group per VTEP; with `fdb_nexthops = false` `dst VTEP` on
+    /// every VXLAN entry.
+    Evpnd {
+        nexthops: bool,
+    },
     Frr,
     /// No daemon: netlink-glue writes the same entries straight from an
     /// intent (in merged applies of 16384 MACs, as evpnd's dataplane task
@@ -78,8 +80,8 @@ enum Kind {
 impl Kind {
     fn label(self) -> &'static str {
         match self {
-            Kind::Evpnd => "evpnd",
-            Kind::EvpndNhid => "evpnd nhid",
+            Kind::Evpnd { nexthops: true } => "evpnd",
+            Kind::Evpnd { nexthops: false } => "evpnd, dst entries",
             Kind::Frr => "FRR bgpd+zebra",
             Kind::Floor { nexthops: false } => "no daemon, dst",
             Kind::Floor { nexthops: true } => "no daemon, nhid",
@@ -236,12 +238,12 @@ fn run(kind: Kind, n: u32, wa: &Workload, wb: &Workload, cap: Duration) -> Resul
     let listener = listen_in(&inj, SocketAddr::new(vtep_a.into(), 179))?;
     let dut = match kind {
         Kind::Floor { .. } => bail!("the no-daemon rows run without a daemon (run_floor)"),
-        Kind::Evpnd | Kind::EvpndNhid => {
+        Kind::Evpnd { nexthops } => {
             let e = Evpnd::start_with_env(
                 &leaf,
                 &dir,
                 "leaf",
-                &evpnd_toml(me, vtep_a, kind == Kind::EvpndNhid),
+                &evpnd_toml(me, vtep_a, nexthops),
                 &[("RUST_LOG", "info")],
             )?;
             poll_until(
@@ -529,7 +531,10 @@ fn print(rows: &[Row], cap: Duration) {
     sizes.dedup();
     let find = |k: Kind, n: u32| rows.iter().find(|r| r.kind == k && r.n == n);
     for n in &sizes {
-        for ek in [Kind::Evpnd, Kind::EvpndNhid] {
+        for ek in [
+            Kind::Evpnd { nexthops: true },
+            Kind::Evpnd { nexthops: false },
+        ] {
             let (Some(e), Some(f)) = (find(ek, *n), find(Kind::Frr, *n)) else {
                 continue;
             };
@@ -554,8 +559,14 @@ fn print(rows: &[Row], cap: Duration) {
         // kernel's share plus netlink-glue's encoding), for scale.
         let t = |p: &Phase| p.secs.unwrap_or(cap.as_secs_f64());
         for (fk, ek) in [
-            (Kind::Floor { nexthops: false }, Kind::Evpnd),
-            (Kind::Floor { nexthops: true }, Kind::EvpndNhid),
+            (
+                Kind::Floor { nexthops: true },
+                Kind::Evpnd { nexthops: true },
+            ),
+            (
+                Kind::Floor { nexthops: false },
+                Kind::Evpnd { nexthops: false },
+            ),
         ] {
             let Some(fl) = find(fk, *n) else { continue };
             let frr = find(Kind::Frr, *n).map_or("-".into(), |f| {
@@ -575,7 +586,11 @@ fn print(rows: &[Row], cap: Duration) {
     if let (Some(lo), Some(hi)) = (sizes.first(), sizes.last()) {
         if lo != hi {
             let k = f64::from(*hi) / f64::from(*lo);
-            for kind in [Kind::Evpnd, Kind::EvpndNhid, Kind::Frr] {
+            for kind in [
+                Kind::Evpnd { nexthops: true },
+                Kind::Evpnd { nexthops: false },
+                Kind::Frr,
+            ] {
                 let (Some(a), Some(b)) = (find(kind, *lo), find(kind, *hi)) else {
                     continue;
                 };
@@ -640,10 +655,10 @@ fn main() -> Result<()> {
             t.elapsed().as_secs_f64()
         );
         for (kind, key) in [
-            (Kind::Floor { nexthops: false }, "floor"),
-            (Kind::Floor { nexthops: true }, "floor-nhid"),
-            (Kind::Evpnd, "evpnd"),
-            (Kind::EvpndNhid, "evpnd-nhid"),
+            (Kind::Floor { nexthops: true }, "floor"),
+            (Kind::Floor { nexthops: false }, "floor-dst"),
+            (Kind::Evpnd { nexthops: true }, "evpnd"),
+            (Kind::Evpnd { nexthops: false }, "evpnd-dst"),
             (Kind::Frr, "frr"),
         ] {
             if !want(key) {

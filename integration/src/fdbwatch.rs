@@ -39,12 +39,13 @@ const NDA_DST: u16 = 1;
 const NDA_LLADDR: u16 = 2;
 const NDA_NH_ID: u16 = 13;
 const RTM_NEWNEXTHOP: u16 = 104;
-const RTM_GETNEXTHOP: u16 = 106;
+const RTM_DELNEXTHOP: u16 = 105;
+pub(crate) const RTM_GETNEXTHOP: u16 = 106;
 const NHA_ID: u16 = 1;
 const NHA_GROUP: u16 = 2;
 const NHA_GATEWAY: u16 = 6;
 const RTNLGRP_NEIGH: u32 = 3;
-const RTNLGRP_NEXTHOP: u32 = 32;
+pub(crate) const RTNLGRP_NEXTHOP: u32 = 32;
 const AF_BRIDGE: u8 = 7;
 const NTF_SELF: u8 = 0x02;
 
@@ -144,7 +145,7 @@ fn nl_socket(groups: u32, rcvbuf: usize) -> Result<OwnedFd> {
 }
 
 /// Joins a multicast group above 31 (not expressible in `nl_groups`).
-fn join_group(sock: &OwnedFd, group: u32) -> Result<()> {
+pub(crate) fn join_group(sock: &OwnedFd, group: u32) -> Result<()> {
     const SOL_NETLINK: libc::c_int = 270;
     const NETLINK_ADD_MEMBERSHIP: libc::c_int = 1;
     // SAFETY: valid fd, u32 option of the size given.
@@ -250,9 +251,51 @@ struct Table {
     at: Vec<u8>,
     a: Ipv4Addr,
     b: Ipv4Addr,
-    /// Nexthop id → gateway, group id → member id.
+    nexthops: Nexthops,
+}
+
+/// The FDB nexthops of a namespace as announced: nexthop id → gateway,
+/// group id → (first) member id. Resolves an `nhid` FDB entry's group to
+/// its VTEP.
+#[derive(Debug, Default)]
+pub(crate) struct Nexthops {
     gateways: std::collections::HashMap<u32, Ipv4Addr>,
     members: std::collections::HashMap<u32, u32>,
+}
+
+impl Nexthops {
+    /// Takes a netlink message: true when it was a nexthop announcement
+    /// (new or deleted).
+    pub(crate) fn apply(&mut self, msg: &[u8]) -> bool {
+        if let Some((id, gw, member)) = parse_nexthop(msg) {
+            if let Some(g) = gw {
+                self.gateways.insert(id, g);
+            }
+            if let Some(m) = member {
+                self.members.insert(id, m);
+            }
+            return true;
+        }
+        if msg.len() >= 16 && u16::from_ne_bytes([msg[4], msg[5]]) == RTM_DELNEXTHOP {
+            if let Some(id) = attrs(msg, 8)
+                .find(|(t, _)| *t == NHA_ID)
+                .and_then(|(_, v)| u32_of(v))
+            {
+                self.gateways.remove(&id);
+                self.members.remove(&id);
+            }
+            return true;
+        }
+        false
+    }
+
+    /// The VTEP of FDB nexthop group `group`.
+    pub(crate) fn vtep(&self, group: u32) -> Option<Ipv4Addr> {
+        self.members
+            .get(&group)
+            .and_then(|m| self.gateways.get(m))
+            .copied()
+    }
 }
 
 impl Table {
@@ -295,29 +338,18 @@ impl Table {
             at: vec![NONE; n as usize],
             a,
             b,
-            gateways: Default::default(),
-            members: Default::default(),
+            nexthops: Nexthops::default(),
         }
     }
 
     fn apply(&mut self, c: &Counts, msg: &[u8]) {
-        if let Some((id, gw, member)) = parse_nexthop(msg) {
-            if let Some(g) = gw {
-                self.gateways.insert(id, g);
-            }
-            if let Some(m) = member {
-                self.members.insert(id, m);
-            }
+        if self.nexthops.apply(msg) {
             return;
         }
         if let Some((new, idx, dst)) = parse_fdb(msg) {
             let vtep = match dst {
                 Dest::Dst(d) => Some(d),
-                Dest::Group(g) => self
-                    .members
-                    .get(&g)
-                    .and_then(|m| self.gateways.get(m))
-                    .copied(),
+                Dest::Group(g) => self.nexthops.vtep(g),
             };
             let to = match (new, vtep) {
                 (false, _) => NONE,
@@ -355,13 +387,8 @@ fn dump(sock: &OwnedFd, timeout: Duration, mut f: impl FnMut(&[u8])) -> Result<(
     dump_one(sock, RTM_GETNEIGH, AF_BRIDGE, timeout, &mut f)
 }
 
-fn dump_one(
-    sock: &OwnedFd,
-    typ: u16,
-    family: u8,
-    timeout: Duration,
-    f: &mut impl FnMut(&[u8]),
-) -> Result<()> {
+/// A dump request of `typ` (RTM_GETNEXTHOP or RTM_GETNEIGH for `family`).
+pub(crate) fn dump_request(typ: u16, family: u8, seq: u32) -> Vec<u8> {
     // The header after nlmsghdr: struct nhmsg (8 octets) for nexthops,
     // struct ndmsg (12) for neighbours; the kernel's strict dump checks
     // reject trailing octets.
@@ -371,8 +398,19 @@ fn dump_one(
     req[4..6].copy_from_slice(&typ.to_ne_bytes());
     let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
     req[6..8].copy_from_slice(&flags.to_ne_bytes());
-    req[8..12].copy_from_slice(&0x5ca1eu32.to_ne_bytes());
+    req[8..12].copy_from_slice(&seq.to_ne_bytes());
     req[16] = family;
+    req
+}
+
+fn dump_one(
+    sock: &OwnedFd,
+    typ: u16,
+    family: u8,
+    timeout: Duration,
+    f: &mut impl FnMut(&[u8]),
+) -> Result<()> {
+    let req = dump_request(typ, family, 0x5ca1e);
     // SAFETY: req is valid for its length.
     let n = unsafe { libc::send(sock.as_raw_fd(), req.as_ptr().cast(), req.len(), 0) };
     if n < 0 {

@@ -36,6 +36,7 @@ use rtnetlink::packet_route::link::LinkFlags;
 use rtnetlink::packet_route::neighbour::NeighbourFlags;
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 
+use crate::fdbwatch::{dump_request, join_group, Nexthops, RTM_GETNEXTHOP, RTNLGRP_NEXTHOP};
 use crate::netns::Netns;
 
 const RTMGRP_LINK: u32 = 0x1;
@@ -59,6 +60,8 @@ pub enum Change {
         /// The device's name in this namespace (from the link table the
         /// watcher keeps), if known.
         dev: Option<String>,
+        /// The VTEP: `NDA_DST`, or the gateway behind an `nhid` entry's
+        /// FDB nexthop group.
         dst: Option<IpAddr>,
         master: bool,
         ext_learned: bool,
@@ -262,6 +265,8 @@ struct Inner {
     spec: WatchSpec,
     shared: Arc<Shared>,
     links: HashMap<u32, String>,
+    /// FDB nexthop groups, to resolve `nhid` entries to their VTEP.
+    nexthops: Nexthops,
     buf: Vec<u8>,
     seq: u32,
 }
@@ -347,6 +352,9 @@ impl Inner {
         if rc != 0 {
             return Err(std::io::Error::last_os_error()).context("bind netlink");
         }
+        // `nhid` FDB entries (evpnd's default) name a nexthop group: follow
+        // the groups to show their VTEP.
+        join_group(&fd, RTNLGRP_NEXTHOP)?;
         if spec.max_events == 0 {
             spec.max_events = 100_000;
         }
@@ -355,29 +363,40 @@ impl Inner {
             spec,
             shared,
             links: HashMap::new(),
+            nexthops: Nexthops::default(),
             buf: vec![0; 256 * 1024],
             seq: 0,
         })
     }
 
-    /// Dumps links, FDB and neighbours (one at a time: a netlink socket
-    /// runs one dump at once), recording them as the starting state.
+    /// Dumps links, nexthops, FDB and neighbours (one at a time: a netlink
+    /// socket runs one dump at once), recording them as the starting state.
     fn initial_dump(&mut self) -> Result<()> {
         let reqs = [
-            msg::link_dump(),
-            msg::neigh_dump(AddressFamily::Bridge, 0),
-            msg::neigh_dump(AddressFamily::Inet, 0),
-            msg::neigh_dump(AddressFamily::Inet6, 0),
+            Some(msg::link_dump()),
+            None,
+            Some(msg::neigh_dump(AddressFamily::Bridge, 0)),
+            Some(msg::neigh_dump(AddressFamily::Inet, 0)),
+            Some(msg::neigh_dump(AddressFamily::Inet6, 0)),
         ];
         for r in reqs {
             self.seq += 1;
-            let mut m =
-                NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::InnerMessage(r));
-            m.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
-            m.header.sequence_number = self.seq;
-            m.finalize();
-            let mut b = vec![0u8; m.buffer_len()];
-            m.serialize(&mut b);
+            let b = match r {
+                Some(r) => {
+                    let mut m = NetlinkMessage::new(
+                        NetlinkHeader::default(),
+                        NetlinkPayload::InnerMessage(r),
+                    );
+                    m.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+                    m.header.sequence_number = self.seq;
+                    m.finalize();
+                    let mut b = vec![0u8; m.buffer_len()];
+                    m.serialize(&mut b);
+                    b
+                }
+                // rtnetlink has no nexthop messages: a raw request.
+                None => dump_request(RTM_GETNEXTHOP, 0, self.seq),
+            };
             // SAFETY: b is valid for its length; the socket is bound.
             let n = unsafe {
                 let mut sa: libc::sockaddr_nl = std::mem::zeroed();
@@ -461,6 +480,9 @@ impl Inner {
                 continue;
             }
             let dump = flags & NLM_F_MULTI != 0;
+            if self.nexthops.apply(bytes) {
+                continue;
+            }
             if let Ok(m) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes) {
                 if let NetlinkPayload::InnerMessage(m) = m.payload {
                     self.handle(at, dump, m);
@@ -549,7 +571,9 @@ impl Inner {
                 mac: r.mac,
                 ifindex: r.ifindex,
                 dev: self.name(r.ifindex),
-                dst: r.dst,
+                dst: r
+                    .dst
+                    .or_else(|| r.nh_id.and_then(|g| self.nexthops.vtep(g)).map(IpAddr::V4)),
                 master: r.master.is_some(),
                 ext_learned: r.ext_learned(),
                 deleted,

@@ -14,7 +14,7 @@ mod common;
 
 use common::*;
 use netlink_glue::netns::{self, Netns};
-use netlink_glue::nl::nexthop::BASE;
+use netlink_glue::nl::nexthop::{BASE, PROBE_ID};
 use netlink_glue::{Change, Dataplane, Intent, Netlink, Report};
 
 const A: &str = "10.0.0.2";
@@ -261,6 +261,78 @@ fn a_change_of_mode_rewrites_the_entries_and_collects_the_groups() {
     assert_eq!(
         vxlan_entries(&l),
         expect(&[(1, format!("dst {A}")), (2, format!("dst {B}"))])
+    );
+    assert!(nexthops(&l).is_empty(), "{:?}", nexthops(&l));
+}
+
+#[test]
+fn the_probe_finds_fdb_nexthops_and_leaves_nothing_behind() {
+    let Some((l, _peer)) = leaf("nhq") else {
+        return;
+    };
+    let cfg = config(&l);
+    let probe = |cfg: netlink_glue::Config| {
+        let i = intent(true, &[("02:00:00:00:00:01", A, false)]);
+        l.block_on(move || async move {
+            let mut dp = Netlink::new(cfg).unwrap();
+            assert_eq!(dp.fdb_nexthops_supported(), None);
+            let r = dp.reconcile(&i).await;
+            (r, dp.fdb_nexthops_supported())
+        })
+    };
+    let (r, supported) = probe(cfg.clone());
+    assert!(r.ok(), "{r}");
+    assert_eq!(supported, Some(true));
+    let ga = group_of(&l, A);
+    assert_eq!(vxlan_entries(&l), expect(&[(1, format!("nhid {ga}"))]));
+    // Only our pair: the probe object is gone.
+    assert_eq!(nexthops(&l).len(), 2, "{:?}", nexthops(&l));
+    // Someone's object at the probe id: EEXIST still means "supported",
+    // and theirs stays.
+    l.sh(&format!("ip nexthop add id {PROBE_ID} via 192.0.2.9 fdb"))
+        .unwrap();
+    let (r, supported) = probe(cfg);
+    assert!(r.ok(), "{r}");
+    assert_eq!(supported, Some(true));
+    assert!(
+        nexthops(&l)
+            .iter()
+            .any(|x| x.starts_with(&format!("id {PROBE_ID} via 192.0.2.9"))),
+        "{:?}",
+        nexthops(&l)
+    );
+}
+
+#[test]
+fn a_kernel_without_fdb_nexthops_gets_dst_entries() {
+    let Some((l, _peer)) = leaf("nhn") else {
+        return;
+    };
+    let cfg = config(&l);
+    let i = intent(
+        true,
+        &[
+            ("02:00:00:00:00:01", A, false),
+            ("02:00:00:00:00:02", B, true),
+        ],
+    );
+    let r = l.block_on(move || async move {
+        let mut dp = Netlink::new(cfg).unwrap().fdb_nexthops_known(false);
+        let mut r = dp.reconcile(&i).await;
+        // Later changes of the same VNI follow the fallback too.
+        let moved = Change::RemoteMac {
+            vni: vni(100),
+            mac: mac("02:00:00:00:00:01"),
+            to: Some(remote(B, false)),
+        };
+        let r2 = dp.apply(2, &[moved]).await;
+        r.failed.extend(r2.failed);
+        r
+    });
+    assert!(r.ok(), "{r}");
+    assert_eq!(
+        vxlan_entries(&l),
+        expect(&[(1, format!("dst {B}")), (2, format!("dst {B}"))])
     );
     assert!(nexthops(&l).is_empty(), "{:?}", nexthops(&l));
 }

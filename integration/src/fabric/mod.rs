@@ -790,12 +790,12 @@ pub fn fdb_of(leaf: &Netns, vni: u32, mac: &str) -> Option<String> {
             .iter()
             .position(|x| *x == "dev")
             .and_then(|i| w.get(i + 1));
-        if let Some(d) = w
-            .iter()
-            .position(|x| *x == "dst")
-            .and_then(|i| w.get(i + 1))
-        {
+        let after = |key: &str| w.iter().position(|x| *x == key).and_then(|i| w.get(i + 1));
+        if let Some(d) = after("dst") {
             dst = Some(d.to_string());
+        } else if let Some(g) = after("nhid") {
+            // evpnd's default: the entry names an FDB nexthop group.
+            dst = Some(nexthop_vtep(leaf, g).unwrap_or_else(|| format!("nhid {g}")));
         } else if l.contains(&master) {
             if let Some(d) = dev {
                 port = Some(d.to_string());
@@ -808,6 +808,24 @@ pub fn fdb_of(leaf: &Netns, vni: u32, mac: &str) -> Option<String> {
         Some(p) => Some(format!("local:{p}")),
         None => None,
     }
+}
+
+/// The VTEP behind FDB nexthop group `group` (`ip nexthop`: the group's
+/// first member's `via`).
+pub fn nexthop_vtep(ns: &Netns, group: &str) -> Option<String> {
+    let word_after = |l: &str, key: &str| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        w.iter()
+            .position(|x| *x == key)
+            .and_then(|i| w.get(i + 1))
+            .map(|x| x.to_string())
+    };
+    let g = sh(ns, &format!("ip nexthop show id {group}"));
+    // `id G group M fdb`; a weight may follow the member (`M,1`).
+    let member = word_after(g.lines().next()?, "group")?;
+    let member = member.split(['/', ',']).next()?.to_string();
+    let m = sh(ns, &format!("ip nexthop show id {member}"));
+    word_after(m.lines().next()?, "via")
 }
 
 /// The neighbour entry of `ip` on `br<vni>` as `(mac, ours)`; ours means

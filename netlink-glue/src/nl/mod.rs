@@ -85,6 +85,9 @@ pub struct Netlink {
     bulk: bool,
     /// FDB nexthop groups of ours (VNIs with `fdb_nexthops`).
     nexthops: nexthop::FdbNexthops,
+    /// Whether the kernel takes FDB nexthops: probed the first time a VNI
+    /// wants them; without, those VNIs get `dst` entries.
+    fdb_nexthops_ok: Option<bool>,
 }
 
 impl Netlink {
@@ -105,7 +108,53 @@ impl Netlink {
             monitor: None,
             bulk: false,
             nexthops: nexthop::FdbNexthops::default(),
+            fdb_nexthops_ok: None,
         })
+    }
+
+    /// Whether the kernel takes FDB nexthops (`None` until a VNI asked).
+    pub fn fdb_nexthops_supported(&self) -> Option<bool> {
+        self.fdb_nexthops_ok
+    }
+
+    /// Skips the FDB nexthop probe: the caller knows whether the kernel
+    /// takes them (tests of the fallback; a kernel whose probe misleads).
+    #[must_use]
+    pub fn fdb_nexthops_known(mut self, supported: bool) -> Netlink {
+        self.fdb_nexthops_ok = Some(supported);
+        self
+    }
+
+    /// `intent` as this kernel can hold it: when it takes no FDB nexthops
+    /// (probed once, the first time a VNI wants them), every VNI writes
+    /// `dst` entries instead, with one warning.
+    async fn fit_nexthops(&mut self, intent: &mut Intent) {
+        if !intent.l2vnis.values().any(|v| v.fdb_nexthops) {
+            return;
+        }
+        let ok = match self.fdb_nexthops_ok {
+            Some(ok) => ok,
+            None => {
+                let ok = match nexthop::probe(&mut self.sock, self.cfg.protocol).await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::warn!(
+                            error = %e,
+                            "the kernel takes no FDB nexthops (Linux 5.8 and later do): \
+                             remote MACs are written as `dst VTEP` entries"
+                        );
+                        false
+                    }
+                };
+                self.fdb_nexthops_ok = Some(ok);
+                ok
+            }
+        };
+        if !ok {
+            for v in intent.l2vnis.values_mut() {
+                v.fdb_nexthops = false;
+            }
+        }
     }
 
     /// The L3 backend in use and why (after the first reconcile with an
@@ -643,9 +692,12 @@ async fn gateway_ownership(intent: &Intent, d: &mut Devices<'_>, rec: &mut state
 
 impl Dataplane for Netlink {
     async fn reconcile(&mut self, intent: &Intent) -> Report {
-        self.intent = intent.clone();
+        let mut intent = intent.clone();
+        self.fit_nexthops(&mut intent).await;
+        let (generation, keep_stale) = (intent.generation, intent.keep_stale);
+        self.intent = intent;
         let mut report = Report {
-            generation: intent.generation,
+            generation,
             ..Report::default()
         };
         if let Err(e) = self.ensure_devices(&mut report).await {
@@ -662,13 +714,9 @@ impl Dataplane for Netlink {
         };
         let mut plan = diff(&project(&self.intent, self.backend_or_default()), &snap);
         drop(snap);
-        let stale = if intent.keep_stale {
-            plan.keep_stale()
-        } else {
-            0
-        };
+        let stale = if keep_stale { plan.keep_stale() } else { 0 };
         tracing::info!(
-            generation = intent.generation,
+            generation,
             add = plan.count("add"),
             replace = plan.count("replace"),
             delete = plan.count("delete"),
@@ -738,8 +786,10 @@ impl Dataplane for Netlink {
     }
 
     async fn plan(&mut self, intent: &Intent) -> Result<Plan, Error> {
+        let mut intent = intent.clone();
+        self.fit_nexthops(&mut intent).await;
         let snap = self.snapshot().await?;
-        Ok(diff(&project(intent, self.backend_or_default()), &snap))
+        Ok(diff(&project(&intent, self.backend_or_default()), &snap))
     }
 
     async fn probe(&mut self, vni: Vni, ip: IpAddr) -> Result<(), Error> {

@@ -100,6 +100,35 @@ pub fn group_msg(id: u32, member: u32, proto: ProtocolId) -> Vec<u8> {
     p
 }
 
+/// The id [`probe`] uses: just below our range, so never one of our pairs.
+pub const PROBE_ID: u32 = BASE - 1;
+
+/// Whether the kernel takes FDB nexthops (nexthop objects with the `fdb`
+/// flag, Linux 5.8 and later): creates `id PROBE_ID via 192.0.2.1 fdb`
+/// and deletes it again. EEXIST counts as yes (the kernel checks the
+/// attributes before it looks the id up). The address is TEST-NET-1: an
+/// FDB nexthop needs no route to its gateway.
+pub async fn probe(sock: &mut NlSocket, proto: ProtocolId) -> Result<(), FailReason> {
+    let gw = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+    match sock
+        .call_raw(
+            RTM_NEWNEXTHOP,
+            CREATE_EXCL,
+            &nexthop_msg(PROBE_ID, gw, proto),
+        )
+        .await
+    {
+        Ok(()) => {
+            // A leftover probe object is harmless (no entry uses it) and
+            // the next probe meets it as EEXIST.
+            let _ = sock.call_raw(RTM_DELNEXTHOP, 0, &del_msg(PROBE_ID)).await;
+            Ok(())
+        }
+        Err(FailReason::Kernel(e)) if e.errno == libc::EEXIST => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Deletes nexthop `id`.
 pub fn del_msg(id: u32) -> Vec<u8> {
     let mut p = header(0, 0, ProtocolId(0));

@@ -344,5 +344,12 @@ mod tests {
             // The single VXLAN device keeps `dst` entries.
             assert!(!k(200));
         }
+        // On unless configured off.
+        let dflt = src(true).replace("fdb_nexthops = true\n", "");
+        let cfg = Config::parse(std::path::Path::new("t.toml"), &dflt).unwrap();
+        assert!(EvpnCfg::from_config(&cfg)
+            .l2
+            .iter()
+            .any(|m| m.vni.get() == 100 && m.kernel.fdb_nexthops));
     }
 }
