@@ -365,6 +365,45 @@ fn probe_resolves_a_silent_host_from_the_gateway_address() {
     println!("probe answered in {:.3} ms", took.as_secs_f64() * 1e3);
 }
 
+/// A VM moving here while traffic is routed to its IP: the kernel already
+/// holds an INCOMPLETE entry for it (it asked while the VM was away), and
+/// NTF_USE alone would not ask again before the entry's retransmit timer.
+/// `probe` replaces that entry and the answer comes now. The retransmit
+/// time is raised to 30 s so that waiting for the timer cannot pass.
+#[test]
+fn probe_resolves_a_host_whose_ip_has_an_incomplete_entry() {
+    let Some((leaf, _h1)) = leaf_with_host("probeinc") else {
+        return;
+    };
+    let cfg = config(&leaf);
+    let lname = leaf.name().to_string();
+    leaf.block_on(move || async move {
+        let mut dp = Netlink::new(cfg).unwrap();
+        let r = dp.reconcile(&leaf_intent()).await;
+        assert!(r.ok(), "{r}");
+        sh_in(
+            &lname,
+            "sysctl -qw net.ipv4.neigh.br100.retrans_time_ms=30000; \
+             ping -c 1 -W 0.2 10.1.0.10; true",
+        );
+        let before = sh_in(&lname, "ip neigh show 10.1.0.10 dev br100");
+        assert!(before.contains("INCOMPLETE"), "{before}");
+        sh_in(&lname, "ip link set h1p master br100");
+        let mut obs = dp.observe().await.unwrap();
+        next_matching(&mut obs, 2000, |o| {
+            matches!(o, Observation::LocalState { .. })
+        })
+        .await
+        .expect("initial LocalState");
+        dp.probe(vni(100), ip("10.1.0.10")).await.unwrap();
+        next_matching(&mut obs, 5000, |o| {
+            matches!(o, Observation::LocalNeigh(n) if n.ip == ip("10.1.0.10") && n.mac == Some(mac("02:00:00:00:00:0a")))
+        })
+        .await
+        .expect("the probe was answered although an INCOMPLETE entry was there");
+    });
+}
+
 /// The old leaf after a move: what the kernel learned about the host (FDB
 /// on the host port, ARP entry on the SVI) is purged; what we wrote and
 /// what an operator added stay.

@@ -27,7 +27,7 @@ use rtnetlink::{LinkUnspec, LinkVrf};
 use crate::dataplane::{Dataplane, Error};
 use crate::entry::{describe, project, project_item, Entries, Item, Key, Value};
 use crate::model::{mtu_warning, BackendChoice, Change, Intent, L3Backend, ProtocolId, SviMode};
-use crate::observe::Observations;
+use crate::observe::{Nud, Observations};
 use crate::plan::{diff, diff_items, diff_keys, Op, Owner, Plan, Seen};
 use crate::report::{DeviceAction, Failure, Report};
 use crate::state::{self, StateFile};
@@ -794,6 +794,30 @@ impl Dataplane for Netlink {
 
     async fn probe(&mut self, vni: Vni, ip: IpAddr) -> Result<(), Error> {
         let (svi, dev) = self.svi(vni, &format!("probe {ip}")).await?;
+        // NTF_USE solicits at once from NONE, FAILED or no entry, but an
+        // INCOMPLETE entry (traffic to the IP while the host was away, e.g.
+        // routed to a migrating VM) only waits for its next retransmit,
+        // up to `retrans_time` (1 s) away. Measured in the demo: the VM's
+        // IP learned ~1 s after its port came up. Delete such an entry
+        // (its queued packets were unanswerable anyway) and solicit anew.
+        let incomplete = match self.sock.call(msg::neigh_get(dev, ip), 0).await {
+            Ok(replies) => replies.iter().any(|m| match m {
+                RouteNetlinkMessage::NewNeighbour(n) => {
+                    msg::neigh_rec(n).is_some_and(|r| r.state == Nud::INCOMPLETE)
+                }
+                _ => false,
+            }),
+            Err(_) => false,
+        };
+        if incomplete {
+            if let Err(e) = self
+                .sock
+                .call(msg::del_neigh(msg::neigh_del(dev, ip)), 0)
+                .await
+            {
+                tracing::debug!(%ip, error = %e, "delete of an incomplete neighbour before a probe");
+            }
+        }
         self.sock
             .call(msg::new_neigh(msg::neigh_probe(dev, ip)), msg::UPSERT)
             .await
