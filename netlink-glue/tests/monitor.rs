@@ -317,6 +317,19 @@ fn leaf_with_host(tag: &str) -> Option<(Netns, Netns)> {
     Some((leaf, h1))
 }
 
+/// Enslaves the host's port `h1p` to br100 in `leaf` and starts observing;
+/// the stream after its initial LocalState.
+async fn enslave_host_and_observe(dp: &mut Netlink, leaf: &str) -> Observations {
+    sh_in(leaf, "ip link set h1p master br100");
+    let mut obs = dp.observe().await.unwrap();
+    next_matching(&mut obs, 2000, |o| {
+        matches!(o, Observation::LocalState { .. })
+    })
+    .await
+    .expect("initial LocalState");
+    obs
+}
+
 /// A VM that resumed here and announced only its MAC (QEMU's RARP) is
 /// silent: no ARP, no traffic. `probe` makes the kernel ARP for the IP the
 /// old leaf advertised, from the gateway address, and the answer comes back
@@ -332,13 +345,7 @@ fn probe_resolves_a_silent_host_from_the_gateway_address() {
         let mut dp = Netlink::new(cfg).unwrap();
         let r = dp.reconcile(&leaf_intent()).await;
         assert!(r.ok(), "{r}");
-        sh_in(&lname, "ip link set h1p master br100");
-        let mut obs = dp.observe().await.unwrap();
-        next_matching(&mut obs, 2000, |o| {
-            matches!(o, Observation::LocalState { .. })
-        })
-        .await
-        .expect("initial LocalState");
+        let mut obs = enslave_host_and_observe(&mut dp, &lname).await;
         assert!(
             dp.probe(vni(200), ip("10.1.0.10")).await.is_err(),
             "a probe on an unknown VNI must fail"
@@ -388,13 +395,7 @@ fn probe_resolves_a_host_whose_ip_has_an_incomplete_entry() {
         );
         let before = sh_in(&lname, "ip neigh show 10.1.0.10 dev br100");
         assert!(before.contains("INCOMPLETE"), "{before}");
-        sh_in(&lname, "ip link set h1p master br100");
-        let mut obs = dp.observe().await.unwrap();
-        next_matching(&mut obs, 2000, |o| {
-            matches!(o, Observation::LocalState { .. })
-        })
-        .await
-        .expect("initial LocalState");
+        let mut obs = enslave_host_and_observe(&mut dp, &lname).await;
         dp.probe(vni(100), ip("10.1.0.10")).await.unwrap();
         next_matching(&mut obs, 5000, |o| {
             matches!(o, Observation::LocalNeigh(n) if n.ip == ip("10.1.0.10") && n.mac == Some(mac("02:00:00:00:00:0a")))
