@@ -29,7 +29,7 @@ use crate::entry::{describe, project, project_item, Entries, Item, Key, Value};
 use crate::model::{mtu_warning, BackendChoice, Change, Intent, L3Backend, ProtocolId, SviMode};
 use crate::observe::{Nud, Observations};
 use crate::plan::{diff, diff_items, diff_keys, Op, Owner, Plan, Seen};
-use crate::report::{DeviceAction, Failure, Report};
+use crate::report::{DeviceAction, FailReason, Failure, Report};
 use crate::state::{self, StateFile};
 
 use link::{Devices, Links};
@@ -134,21 +134,28 @@ impl Netlink {
         }
         let ok = match self.fdb_nexthops_ok {
             Some(ok) => ok,
-            None => {
-                let ok = match nexthop::probe(&mut self.sock, self.cfg.protocol).await {
-                    Ok(()) => true,
-                    Err(e) => {
-                        tracing::warn!(
-                            error = %e,
-                            "the kernel takes no FDB nexthops (Linux 5.8 and later do): \
-                             remote MACs are written as `dst VTEP` entries"
-                        );
-                        false
-                    }
-                };
-                self.fdb_nexthops_ok = Some(ok);
-                ok
-            }
+            None => match nexthop::probe(&mut self.sock, self.cfg.protocol).await {
+                Ok(()) => {
+                    self.fdb_nexthops_ok = Some(true);
+                    true
+                }
+                // The kernel's answer is final.
+                Err(e @ FailReason::Kernel(_)) => {
+                    tracing::warn!(
+                        error = %e,
+                        "the kernel takes no FDB nexthops (Linux 5.8 and later do): \
+                         remote MACs are written as `dst VTEP` entries"
+                    );
+                    self.fdb_nexthops_ok = Some(false);
+                    false
+                }
+                // No answer (socket trouble): `dst` entries this time, and
+                // the next reconcile asks again.
+                Err(e) => {
+                    tracing::warn!(error = %e, "FDB nexthop probe unanswered: `dst` entries for now");
+                    false
+                }
+            },
         };
         if !ok {
             for v in intent.l2vnis.values_mut() {
