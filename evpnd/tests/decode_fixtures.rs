@@ -647,7 +647,7 @@ macro_rules! require_tshark {
                 std::env::var_os("EVPND_REQUIRE_DEPS").is_none(),
                 "tshark not installed (scripts/install-test-deps.sh)"
             );
-            println!("SKIPPED: tshark not installed");
+            netlink_glue::netns::skipped("tshark not installed");
             return;
         }
     };

@@ -78,12 +78,12 @@ pub fn have(program: &str) -> bool {
 /// Prints `SKIPPED: reason` and returns true when a prerequisite is missing.
 pub fn skip_unless(root: bool, programs: &[&str]) -> bool {
     if root && !have_root() {
-        eprintln!("SKIPPED: needs root (network namespaces)");
+        netlink_glue::netns::skipped("needs root (network namespaces)");
         return true;
     }
     for p in programs {
         if !have(p) {
-            eprintln!("SKIPPED: {p} is not installed (make deps)");
+            netlink_glue::netns::skipped(&format!("{p} is not installed (make deps)"));
             return true;
         }
     }

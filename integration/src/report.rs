@@ -468,7 +468,7 @@ mod tests {
     #[test]
     fn a_report_plots_to_a_png() {
         if load_font().is_err() {
-            println!("SKIPPED: no TrueType font for the plot");
+            netlink_glue::netns::skipped("no TrueType font for the plot");
             return;
         }
         let origin = Instant::now();

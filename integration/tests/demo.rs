@@ -62,7 +62,7 @@ fn demo_quick_runs_a_migration_and_reports_convergence() {
     }
     let png = json.with_extension("png");
     if text.contains("plot skipped") {
-        println!("SKIPPED: the PNG plot (no font)");
+        netlink_glue::netns::skipped("the PNG plot (no font)");
     } else {
         let bytes = std::fs::read(&png).unwrap();
         assert!(

@@ -66,10 +66,19 @@ pub trait Dataplane: Send {
     /// Ask the kernel to resolve `ip` on the SVI of `vni` now (ARP request
     /// or Neighbour Solicitation from the gateway address). The answer comes
     /// back as an [`crate::Observation::LocalNeigh`]. Used when a VM that
-    /// resumed here announced only its MAC. Fails if the VNI has no SVI in
-    /// the intent or the kernel refuses; an entry we own at `ip` (a remote
-    /// neighbour) must be withdrawn first, or the kernel keeps it.
-    fn probe(&mut self, vni: Vni, ip: IpAddr) -> impl Future<Output = Result<(), Error>> + Send;
+    /// resumed here announced only its MAC. With the MAC the host is
+    /// expected at (`mac`: the one its routes carried), the entry is set to
+    /// it in state PROBE: packets already waiting for the address go out at
+    /// once and the kernel confirms with a unicast probe; without, the
+    /// kernel asks by broadcast. Fails if the VNI has no SVI in the intent
+    /// or the kernel refuses; an entry we own at `ip` (a remote neighbour)
+    /// must be withdrawn first, or the kernel keeps it.
+    fn probe(
+        &mut self,
+        vni: Vni,
+        ip: IpAddr,
+        mac: Option<Mac>,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
 
     /// Remove what the kernel itself learned about a host that moved to
     /// another leaf (RFC 7432 §15: a remote route with a higher sequence

@@ -162,3 +162,25 @@ pub fn veth(a: &Netns, a_if: &str, b: &Netns, b_if: &str) -> io::Result<()> {
     b.sh(&format!("ip link set {b_if} up"))?;
     Ok(())
 }
+
+/// Reports a test (or part of one) skipped for a missing prerequisite:
+/// prints `SKIPPED: reason`, and appends `test: reason` to the file named
+/// by `EVPND_SKIP_LOG`, which `make test` lists at the end (cargo hides
+/// what a passing test printed).
+pub fn skipped(reason: &str) {
+    println!("SKIPPED: {reason}");
+    if let Some(path) = std::env::var_os("EVPND_SKIP_LOG") {
+        use std::io::Write;
+        let test = std::thread::current()
+            .name()
+            .unwrap_or("(unnamed thread)")
+            .to_string();
+        let line = format!("{test}: {reason}\n");
+        // One write per line, O_APPEND: lines of parallel tests do not mix.
+        let _ = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(line.as_bytes()));
+    }
+}

@@ -29,7 +29,7 @@ fn missing(reason: &str) {
         !require_full_kernel(),
         "EVPND_REQUIRE_FULL_KERNEL=1 but {reason}"
     );
-    println!("SKIPPED: {reason}");
+    netns::skipped(reason);
 }
 
 /// Runs `probe` (a shell command) in a throwaway namespace; `Err(reason)`

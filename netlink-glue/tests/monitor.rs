@@ -347,11 +347,11 @@ fn probe_resolves_a_silent_host_from_the_gateway_address() {
         assert!(r.ok(), "{r}");
         let mut obs = enslave_host_and_observe(&mut dp, &lname).await;
         assert!(
-            dp.probe(vni(200), ip("10.1.0.10")).await.is_err(),
+            dp.probe(vni(200), ip("10.1.0.10"), None).await.is_err(),
             "a probe on an unknown VNI must fail"
         );
         let t = Instant::now();
-        dp.probe(vni(100), ip("10.1.0.10")).await.unwrap();
+        dp.probe(vni(100), ip("10.1.0.10"), None).await.unwrap();
         let (o, seen) = next_matching(&mut obs, 2000, |o| {
             matches!(o, Observation::LocalNeigh(n) if n.ip == ip("10.1.0.10") && n.mac.is_some())
         })
@@ -375,34 +375,56 @@ fn probe_resolves_a_silent_host_from_the_gateway_address() {
 /// A VM moving here while traffic is routed to its IP: the kernel already
 /// holds an INCOMPLETE entry for it (it asked while the VM was away), and
 /// NTF_USE alone would not ask again before the entry's retransmit timer.
-/// `probe` replaces that entry and the answer comes now. The retransmit
-/// time is raised to 30 s so that waiting for the timer cannot pass.
+/// Without the MAC, `probe` replaces that entry and asks at once; with the
+/// MAC the VM's routes carried, the entry goes to that MAC in state PROBE,
+/// so a packet queued on the entry is delivered too. The retransmit time
+/// is raised to 30 s so that waiting for the timer cannot pass.
 #[test]
 fn probe_resolves_a_host_whose_ip_has_an_incomplete_entry() {
-    let Some((leaf, _h1)) = leaf_with_host("probeinc") else {
-        return;
-    };
-    let cfg = config(&leaf);
-    let lname = leaf.name().to_string();
-    leaf.block_on(move || async move {
-        let mut dp = Netlink::new(cfg).unwrap();
-        let r = dp.reconcile(&leaf_intent()).await;
-        assert!(r.ok(), "{r}");
-        sh_in(
-            &lname,
-            "sysctl -qw net.ipv4.neigh.br100.retrans_time_ms=30000; \
-             ping -c 1 -W 0.2 10.1.0.10; true",
-        );
-        let before = sh_in(&lname, "ip neigh show 10.1.0.10 dev br100");
-        assert!(before.contains("INCOMPLETE"), "{before}");
-        let mut obs = enslave_host_and_observe(&mut dp, &lname).await;
-        dp.probe(vni(100), ip("10.1.0.10")).await.unwrap();
-        next_matching(&mut obs, 5000, |o| {
-            matches!(o, Observation::LocalNeigh(n) if n.ip == ip("10.1.0.10") && n.mac == Some(mac("02:00:00:00:00:0a")))
-        })
-        .await
-        .expect("the probe was answered although an INCOMPLETE entry was there");
-    });
+    for with_mac in [false, true] {
+        let tag = if with_mac { "probeim" } else { "probeinc" };
+        let Some((leaf, _h1)) = leaf_with_host(tag) else {
+            return;
+        };
+        let cfg = config(&leaf);
+        let lname = leaf.name().to_string();
+        leaf.block_on(move || async move {
+            let mut dp = Netlink::new(cfg).unwrap();
+            let r = dp.reconcile(&leaf_intent()).await;
+            assert!(r.ok(), "{r}");
+            sh_in(
+                &lname,
+                "sysctl -qw net.ipv4.neigh.br100.retrans_time_ms=30000; \
+                 ping -c 1 -W 0.2 10.1.0.10; true",
+            );
+            let before = sh_in(&lname, "ip neigh show 10.1.0.10 dev br100");
+            assert!(before.contains("INCOMPLETE"), "{before}");
+            let mut obs = enslave_host_and_observe(&mut dp, &lname).await;
+            // A packet waiting on the INCOMPLETE entry.
+            let ln = lname.clone();
+            let queued = std::thread::spawn(move || {
+                std::process::Command::new("ip")
+                    .args(["netns", "exec", &ln, "ping", "-c", "1", "-W", "5", "10.1.0.10"])
+                    .output()
+            });
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let expect = with_mac.then(|| mac("02:00:00:00:00:0a"));
+            dp.probe(vni(100), ip("10.1.0.10"), expect).await.unwrap();
+            next_matching(&mut obs, 5000, |o| {
+                matches!(o, Observation::LocalNeigh(n) if n.ip == ip("10.1.0.10") && n.mac == Some(mac("02:00:00:00:00:0a")))
+            })
+            .await
+            .expect("the probe was answered although an INCOMPLETE entry was there");
+            let ping = queued.join().unwrap().unwrap();
+            if with_mac {
+                assert!(
+                    ping.status.success(),
+                    "the packet queued on the INCOMPLETE entry was not delivered: {}",
+                    String::from_utf8_lossy(&ping.stdout)
+                );
+            }
+        });
+    }
 }
 
 /// The old leaf after a move: what the kernel learned about the host (FDB

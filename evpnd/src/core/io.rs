@@ -169,6 +169,8 @@ pub enum DataplaneRequest {
         vni: Vni,
         dev: String,
         ip: IpAddr,
+        /// Where the host is expected (the MAC its routes carried).
+        mac: Mac,
         from: IpAddr,
         from_mac: Mac,
     },

@@ -201,8 +201,8 @@ async fn run<D: Dataplane>(
                 }
                 None
             }
-            DataplaneRequest::Probe { vni, ip, .. } => {
-                if let Err(e) = dp.probe(vni, ip).await {
+            DataplaneRequest::Probe { vni, ip, mac, .. } => {
+                if let Err(e) = dp.probe(vni, ip, Some(mac)).await {
                     warn!(%vni, %ip, error = %e, "probe failed");
                 }
                 None

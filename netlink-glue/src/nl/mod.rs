@@ -799,8 +799,22 @@ impl Dataplane for Netlink {
         Ok(diff(&project(&intent, self.backend_or_default()), &snap))
     }
 
-    async fn probe(&mut self, vni: Vni, ip: IpAddr) -> Result<(), Error> {
+    async fn probe(&mut self, vni: Vni, ip: IpAddr, mac: Option<Mac>) -> Result<(), Error> {
         let (svi, dev) = self.svi(vni, &format!("probe {ip}")).await?;
+        if let Some(mac) = mac {
+            return self
+                .sock
+                .call(
+                    msg::new_neigh(msg::neigh_probe_at(dev, ip, mac)),
+                    msg::UPSERT,
+                )
+                .await
+                .map(drop)
+                .map_err(|e| Error::Probe {
+                    object: format!("neigh {ip} lladdr {mac} dev {svi} nud probe"),
+                    reason: e.to_string(),
+                });
+        }
         // NTF_USE solicits at once from NONE, FAILED or no entry, but an
         // INCOMPLETE entry (traffic to the IP while the host was away, e.g.
         // routed to a migrating VM) only waits for its next retransmit,

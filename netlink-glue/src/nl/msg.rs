@@ -231,6 +231,23 @@ pub fn neigh_probe(dev: u32, ip: IpAddr) -> NeighbourMessage {
     m
 }
 
+/// `ip neigh replace IP lladdr MAC dev DEV nud probe`: the kernel's own
+/// kind of entry (no flags, no protocol), at `mac` but unconfirmed. Packets
+/// queued on an INCOMPLETE entry are sent at once, and the kernel's
+/// timer sends a unicast probe right away; the answer makes it REACHABLE,
+/// silence makes it FAILED as for any entry.
+pub fn neigh_probe_at(dev: u32, ip: IpAddr, mac: Mac) -> NeighbourMessage {
+    let mut m = NeighbourMessage::default();
+    m.header.family = family(&ip);
+    m.header.ifindex = dev;
+    m.header.state = NeighbourState::Probe;
+    m.attributes
+        .push(NeighbourAttribute::Destination(nd_addr(ip)));
+    m.attributes
+        .push(NeighbourAttribute::LinkLayerAddress(mac.0.to_vec()));
+    m
+}
+
 /// `bridge fdb get MAC br BRIDGE`: the bridge's entry for `mac`, on
 /// whichever port it lives (NDA_MASTER names the bridge).
 /// `bridge fdb get MAC dev VXLAN self`: the VXLAN device's own entry.

@@ -27,7 +27,7 @@ pub fn mac(s: &str) -> Mac {
 /// `None` (and a SKIPPED line) when namespaces cannot be created here.
 pub fn ns(tag: &str) -> Option<Netns> {
     if !netns::can_create() {
-        println!("SKIPPED: needs root and iproute2 to create network namespaces");
+        netns::skipped("needs root and iproute2 to create network namespaces");
         return None;
     }
     Some(Netns::new(tag).unwrap())

@@ -146,6 +146,7 @@ impl Evpn {
                     vni,
                     dev: v.cfg.svi().to_string(),
                     ip: *ip,
+                    mac,
                     from,
                     from_mac: v.cfg.gateway_mac()?,
                 })

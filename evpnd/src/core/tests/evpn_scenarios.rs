@@ -439,6 +439,7 @@ fn silent_vm_announced_by_rarp_gets_its_mac_ip_through_a_probe() {
                 vni: vni(100),
                 dev: "br100".into(),
                 ip: ip(VM_IP),
+                mac: mac(VM),
                 from: ip("10.1.0.1"),
                 from_mac: mac("00:00:5e:00:01:01"),
             }
