@@ -82,6 +82,14 @@ async fn next_matching(
     }
 }
 
+/// A dataplane in the calling namespace with [`leaf_intent`] reconciled.
+async fn reconciled(cfg: netlink_glue::Config) -> Netlink {
+    let mut dp = Netlink::new(cfg).unwrap();
+    let r = dp.reconcile(&leaf_intent()).await;
+    assert!(r.ok(), "{r}");
+    dp
+}
+
 fn leaf_intent() -> Intent {
     let mut i = Intent::default();
     let mut v = l2(100, "10.0.0.1");
@@ -123,9 +131,7 @@ fn local_learns_moves_ageing_and_neighbours_are_observed_and_our_writes_are_not(
     let h1n = h1.name().to_string();
     let latencies =
         leaf.block_on(move || async move {
-            let mut dp = Netlink::new(cfg).unwrap();
-            let r = dp.reconcile(&leaf_intent()).await;
-            assert!(r.ok(), "{r}");
+            let mut dp = reconciled(cfg).await;
             sh_in(
                 &lname,
                 "ip link set h1p master br100 && ip link set h2p master br100",
@@ -342,9 +348,7 @@ fn probe_resolves_a_silent_host_from_the_gateway_address() {
     let cfg = config(&leaf);
     let lname = leaf.name().to_string();
     let took = leaf.block_on(move || async move {
-        let mut dp = Netlink::new(cfg).unwrap();
-        let r = dp.reconcile(&leaf_intent()).await;
-        assert!(r.ok(), "{r}");
+        let mut dp = reconciled(cfg).await;
         let mut obs = enslave_host_and_observe(&mut dp, &lname).await;
         assert!(
             dp.probe(vni(200), ip("10.1.0.10"), None).await.is_err(),
@@ -389,9 +393,7 @@ fn probe_resolves_a_host_whose_ip_has_an_incomplete_entry() {
         let cfg = config(&leaf);
         let lname = leaf.name().to_string();
         leaf.block_on(move || async move {
-            let mut dp = Netlink::new(cfg).unwrap();
-            let r = dp.reconcile(&leaf_intent()).await;
-            assert!(r.ok(), "{r}");
+            let mut dp = reconciled(cfg).await;
             sh_in(
                 &lname,
                 "sysctl -qw net.ipv4.neigh.br100.retrans_time_ms=30000; \
@@ -439,9 +441,7 @@ fn purge_local_removes_only_what_the_kernel_learned() {
     let lname = leaf.name().to_string();
     let h1n = h1.name().to_string();
     let gone = leaf.block_on(move || async move {
-        let mut dp = Netlink::new(cfg).unwrap();
-        let r = dp.reconcile(&leaf_intent()).await;
-        assert!(r.ok(), "{r}");
+        let mut dp = reconciled(cfg).await;
         sh_in(&lname, "ip link set h1p master br100");
         // The host talks to the gateway: FDB on h1p, ARP entry on br100.
         sh_in(&h1n, "ping -c 1 -W 2 10.1.0.1");
@@ -522,9 +522,7 @@ fn bulk_period_skips_our_notifications_and_resyncs_the_local_state() {
     let lname = leaf.name().to_string();
     let s1 = Sender::new(&h1);
     leaf.block_on(move || async move {
-        let mut dp = Netlink::new(cfg).unwrap();
-        let r = dp.reconcile(&leaf_intent()).await;
-        assert!(r.ok(), "{r}");
+        let mut dp = reconciled(cfg).await;
         sh_in(&lname, "ip link set h1p master br100");
         let mut obs = dp.observe().await.unwrap();
         next_matching(&mut obs, 2000, |o| {
