@@ -265,6 +265,61 @@ fn a_change_of_mode_rewrites_the_entries_and_collects_the_groups() {
     assert!(nexthops(&l).is_empty(), "{:?}", nexthops(&l));
 }
 
+/// A new remote MAC from an incremental apply goes out as one request for
+/// its VXLAN and bridge entries (`self` + `master`); the kernel must hold
+/// exactly what a reconcile writes with two requests, in both modes, and a
+/// sticky MAC (never combined) too.
+#[test]
+fn an_apply_writes_the_same_entries_as_a_reconcile() {
+    for nexthops in [false, true] {
+        let Some((by_reconcile, _p1)) = leaf(if nexthops { "nhcr" } else { "dscr" }) else {
+            return;
+        };
+        let Some((by_apply, _p2)) = leaf(if nexthops { "nhca" } else { "dsca" }) else {
+            return;
+        };
+        let macs = [
+            ("02:00:00:00:00:01", A, false),
+            ("02:00:00:00:00:02", B, false),
+            ("02:00:00:00:00:03", A, true),
+        ];
+        let full = intent(nexthops, &macs);
+        let cfg = config(&by_reconcile);
+        let r = by_reconcile
+            .block_on(move || async move { Netlink::new(cfg).unwrap().reconcile(&full).await });
+        assert!(r.ok(), "{r}");
+        let empty = intent(nexthops, &[]);
+        let changes: Vec<Change> = macs
+            .iter()
+            .map(|(m, vtep, sticky)| Change::RemoteMac {
+                vni: vni(100),
+                mac: mac(m),
+                to: Some(remote(vtep, *sticky)),
+            })
+            .collect();
+        let cfg = config(&by_apply);
+        let r = by_apply.block_on(move || async move {
+            let mut dp = Netlink::new(cfg).unwrap();
+            let r = dp.reconcile(&empty).await;
+            assert!(r.ok(), "{r}");
+            dp.apply(2, &changes).await
+        });
+        assert!(r.ok(), "{r}");
+        assert_eq!(r.applied, 6, "{r}");
+        let lines = fdb_lines(&by_reconcile, "vxlan100");
+        assert_eq!(
+            lines.iter().filter(|l| l.contains("master br100")).count(),
+            3,
+            "{lines:?}"
+        );
+        assert_eq!(
+            fdb_lines(&by_apply, "vxlan100"),
+            lines,
+            "nexthops {nexthops}"
+        );
+    }
+}
+
 #[test]
 fn the_probe_finds_fdb_nexthops_and_leaves_nothing_behind() {
     let Some((l, _peer)) = leaf("nhq") else {

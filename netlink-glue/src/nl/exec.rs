@@ -224,6 +224,8 @@ struct Prepared {
     /// Per request: the errnos that mean "already done", and its op.
     tolerate: Vec<&'static [i32]>,
     owner: Vec<usize>,
+    /// The second op of a request that carries two (see [`combined`]).
+    also: Vec<Option<usize>>,
     /// Ops that could not become requests.
     failed: Vec<(usize, FailReason)>,
     enc: Encoded,
@@ -245,18 +247,30 @@ fn prepare(ops: &[Op], first_op: usize, seq: u32, cx: &Ctx) -> Prepared {
     let mut msgs: Vec<Option<(RouteNetlinkMessage, u16)>> = Vec::with_capacity(ops.len() + 8);
     let mut tolerate = Vec::with_capacity(ops.len() + 8);
     let mut owner = Vec::with_capacity(ops.len() + 8);
+    let mut also = Vec::with_capacity(ops.len() + 8);
     let mut failed = Vec::new();
-    for (i, op) in ops.iter().enumerate() {
-        match requests(op, &cx.devs, &cx.links, cx.proto, &cx.nh) {
+    let mut i = 0;
+    while i < ops.len() {
+        if let Some(r) = ops.get(i + 1).and_then(|next| combined(&ops[i], next, cx)) {
+            msgs.push(Some((r.msg, r.flags)));
+            tolerate.push(r.tolerate);
+            owner.push(first_op + i);
+            also.push(Some(first_op + i + 1));
+            i += 2;
+            continue;
+        }
+        match requests(&ops[i], &cx.devs, &cx.links, cx.proto, &cx.nh) {
             Ok(rs) => {
                 for r in rs {
                     msgs.push(Some((r.msg, r.flags)));
                     tolerate.push(r.tolerate);
                     owner.push(first_op + i);
+                    also.push(None);
                 }
             }
             Err(e) => failed.push((first_op + i, e)),
         }
+        i += 1;
     }
     let enc = encode(seq, msgs.len(), |i| {
         msgs[i]
@@ -266,9 +280,56 @@ fn prepare(ops: &[Op], first_op: usize, seq: u32, cx: &Ctx) -> Prepared {
     Prepared {
         tolerate,
         owner,
+        also,
         failed,
         enc,
     }
+}
+
+/// One request for two ops that add a new remote MAC: the VXLAN entry and
+/// the bridge entry of the same MAC, next to each other (as an incremental
+/// apply orders them), neither sticky, not in single-VXLAN-device mode
+/// (`msg::vxlan_and_bridge_fdb`). A failure of it fails both ops.
+fn combined(a: &Op, b: &Op, cx: &Ctx) -> Option<Req> {
+    let (Op::Add { key: ka, value: va }, Op::Add { key: kb, value: vb }) = (a, b) else {
+        return None;
+    };
+    let ((vni, mac, vtep, nexthop), bridge_sticky) = match (ka, va, kb, vb) {
+        (
+            Key::VxlanFdb { vni, mac },
+            Value::VxlanFdb {
+                vtep,
+                sticky: false,
+                nexthop,
+            },
+            Key::BridgeFdb { vni: v2, mac: m2 },
+            Value::BridgeFdb { sticky },
+        )
+        | (
+            Key::BridgeFdb { vni: v2, mac: m2 },
+            Value::BridgeFdb { sticky },
+            Key::VxlanFdb { vni, mac },
+            Value::VxlanFdb {
+                vtep,
+                sticky: false,
+                nexthop,
+            },
+        ) if vni == v2 && mac == m2 => ((vni, mac, vtep, nexthop), *sticky),
+        _ => return None,
+    };
+    if bridge_sticky || cx.devs.svd_vlan.contains_key(vni) {
+        return None;
+    }
+    let (_, vxlan) = cx.devs.by_vni.get(vni).copied()?;
+    let via = if *nexthop {
+        FdbVia::Group(cx.nh.group(vtep)?)
+    } else {
+        FdbVia::Dst(*vtep)
+    };
+    Some(req(
+        msg::new_neigh(msg::vxlan_and_bridge_fdb(vxlan, *mac, via)),
+        UPSERT,
+    ))
 }
 
 /// Sends one prepared chunk; its failures by op index go to `failed`.
@@ -283,6 +344,9 @@ async fn send(sock: &mut NlSocket, p: Prepared, failed: &mut Vec<(usize, FailRea
             }
         }
         let op_index = p.owner[i];
+        if let Some(second) = p.also.get(i).copied().flatten() {
+            failed.push((second, reason.clone()));
+        }
         // One failure per op: the first request's error explains it.
         if last != Some(op_index) {
             failed.push((op_index, reason));
@@ -346,4 +410,79 @@ pub async fn run(
     failed.sort_by_key(|(i, _)| *i);
     failed.dedup_by_key(|(i, _)| *i);
     failed
+}
+
+#[cfg(test)]
+mod tests {
+    use evpn_proto::Vni;
+
+    use super::*;
+
+    fn vni() -> Vni {
+        Vni::new(100).unwrap_or_else(|| unreachable!())
+    }
+
+    fn ctx() -> Ctx {
+        let mut devs = DevMap::default();
+        devs.by_vni.insert(vni(), (10, 11));
+        Ctx {
+            devs,
+            links: Links::default(),
+            proto: ProtocolId(201),
+            nh: FdbNexthops::default(),
+        }
+    }
+
+    fn vx(mac: u8, sticky: bool) -> Op {
+        Op::Add {
+            key: Key::VxlanFdb {
+                vni: vni(),
+                mac: Mac([2, 0, 0, 0, 0, mac]),
+            },
+            value: Value::VxlanFdb {
+                vtep: "10.0.0.2".parse().unwrap_or_else(|_| unreachable!()),
+                sticky,
+                nexthop: false,
+            },
+        }
+    }
+
+    fn br(mac: u8, sticky: bool) -> Op {
+        Op::Add {
+            key: Key::BridgeFdb {
+                vni: vni(),
+                mac: Mac([2, 0, 0, 0, 0, mac]),
+            },
+            value: Value::BridgeFdb { sticky },
+        }
+    }
+
+    #[test]
+    fn a_new_remote_macs_two_entries_become_one_request() {
+        let cx = ctx();
+        assert!(combined(&vx(1, false), &br(1, false), &cx).is_some());
+        assert!(combined(&br(1, false), &vx(1, false), &cx).is_some());
+        // Not: another MAC, a sticky side, a VNI on the single VXLAN
+        // device, an nhid entry whose group does not exist yet.
+        assert!(combined(&vx(1, false), &br(2, false), &cx).is_none());
+        assert!(combined(&vx(1, true), &br(1, true), &cx).is_none());
+        assert!(combined(&vx(1, false), &br(1, true), &cx).is_none());
+        let mut svd = ctx();
+        svd.devs.svd_vlan.insert(vni(), 10);
+        assert!(combined(&vx(1, false), &br(1, false), &svd).is_none());
+        let nh = Op::Add {
+            key: vx(1, false).key().clone(),
+            value: Value::VxlanFdb {
+                vtep: "10.0.0.2".parse().unwrap_or_else(|_| unreachable!()),
+                sticky: false,
+                nexthop: true,
+            },
+        };
+        assert!(combined(&nh, &br(1, false), &cx).is_none());
+        // Three ops, one pair: two requests; both ops of the pair own the
+        // combined one.
+        let p = prepare(&[vx(1, false), br(1, false), vx(2, false)], 0, 1, &cx);
+        assert_eq!(p.owner, vec![0, 2]);
+        assert_eq!(p.also, vec![Some(1), None]);
+    }
 }
