@@ -256,7 +256,8 @@ struct Table {
 
 /// The FDB nexthops of a namespace as announced: nexthop id → gateway,
 /// group id → (first) member id. Resolves an `nhid` FDB entry's group to
-/// its VTEP.
+/// its VTEP. IPv4 gateways only (the benches' and the demo's underlay); an
+/// IPv6 one leaves the entry unresolved.
 #[derive(Debug, Default)]
 pub(crate) struct Nexthops {
     gateways: std::collections::HashMap<u32, Ipv4Addr>,

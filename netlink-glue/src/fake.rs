@@ -218,9 +218,8 @@ impl Dataplane for Fake {
         Ok(diff(&project(intent, self.backend), &self.kernel))
     }
 
-    async fn probe(&mut self, vni: Vni, ip: IpAddr, mac: Option<Mac>) -> Result<(), Error> {
+    async fn probe(&mut self, vni: Vni, ip: IpAddr, _mac: Option<Mac>) -> Result<(), Error> {
         self.svi(vni, "probe")?;
-        let _ = mac;
         self.probes.push((vni, ip));
         Ok(())
     }

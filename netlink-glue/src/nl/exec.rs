@@ -221,11 +221,10 @@ const MAX_REQS_PER_OP: usize = 2;
 
 /// One chunk of ops turned into encoded requests.
 struct Prepared {
-    /// Per request: the errnos that mean "already done", and its op.
+    /// Per request: the errnos that mean "already done", and its op (and
+    /// the second op of a request that carries two, see [`combined`]).
     tolerate: Vec<&'static [i32]>,
-    owner: Vec<usize>,
-    /// The second op of a request that carries two (see [`combined`]).
-    also: Vec<Option<usize>>,
+    owner: Vec<(usize, Option<usize>)>,
     /// Ops that could not become requests.
     failed: Vec<(usize, FailReason)>,
     enc: Encoded,
@@ -247,15 +246,13 @@ fn prepare(ops: &[Op], first_op: usize, seq: u32, cx: &Ctx) -> Prepared {
     let mut msgs: Vec<Option<(RouteNetlinkMessage, u16)>> = Vec::with_capacity(ops.len() + 8);
     let mut tolerate = Vec::with_capacity(ops.len() + 8);
     let mut owner = Vec::with_capacity(ops.len() + 8);
-    let mut also = Vec::with_capacity(ops.len() + 8);
     let mut failed = Vec::new();
     let mut i = 0;
     while i < ops.len() {
         if let Some(r) = ops.get(i + 1).and_then(|next| combined(&ops[i], next, cx)) {
             msgs.push(Some((r.msg, r.flags)));
             tolerate.push(r.tolerate);
-            owner.push(first_op + i);
-            also.push(Some(first_op + i + 1));
+            owner.push((first_op + i, Some(first_op + i + 1)));
             i += 2;
             continue;
         }
@@ -264,8 +261,7 @@ fn prepare(ops: &[Op], first_op: usize, seq: u32, cx: &Ctx) -> Prepared {
                 for r in rs {
                     msgs.push(Some((r.msg, r.flags)));
                     tolerate.push(r.tolerate);
-                    owner.push(first_op + i);
-                    also.push(None);
+                    owner.push((first_op + i, None));
                 }
             }
             Err(e) => failed.push((first_op + i, e)),
@@ -280,7 +276,6 @@ fn prepare(ops: &[Op], first_op: usize, seq: u32, cx: &Ctx) -> Prepared {
     Prepared {
         tolerate,
         owner,
-        also,
         failed,
         enc,
     }
@@ -343,8 +338,8 @@ async fn send(sock: &mut NlSocket, p: Prepared, failed: &mut Vec<(usize, FailRea
                 continue;
             }
         }
-        let op_index = p.owner[i];
-        if let Some(second) = p.also.get(i).copied().flatten() {
+        let (op_index, second) = p.owner[i];
+        if let Some(second) = second {
             failed.push((second, reason.clone()));
         }
         // One failure per op: the first request's error explains it.
@@ -482,7 +477,6 @@ mod tests {
         // Three ops, one pair: two requests; both ops of the pair own the
         // combined one.
         let p = prepare(&[vx(1, false), br(1, false), vx(2, false)], 0, 1, &cx);
-        assert_eq!(p.owner, vec![0, 2]);
-        assert_eq!(p.also, vec![Some(1), None]);
+        assert_eq!(p.owner, vec![(0, Some(1)), (2, None)]);
     }
 }

@@ -164,6 +164,33 @@ impl Netlink {
         }
     }
 
+    /// Deletes an INCOMPLETE entry at `ip` before a probe without a MAC.
+    /// NTF_USE solicits at once from NONE, FAILED or no entry, but an
+    /// INCOMPLETE entry (traffic to the IP while the host was away, e.g.
+    /// routed to a migrating VM) only waits for its next retransmit, up to
+    /// `retrans_time` (1 s) away: measured in the demo as the VM's IP
+    /// learned ~1 s after its port came up.
+    async fn drop_incomplete(&mut self, dev: u32, ip: IpAddr) {
+        let incomplete = match self.sock.call(msg::neigh_get(dev, ip), 0).await {
+            Ok(replies) => replies.iter().any(|m| match m {
+                RouteNetlinkMessage::NewNeighbour(n) => {
+                    msg::neigh_rec(n).is_some_and(|r| r.state == Nud::INCOMPLETE)
+                }
+                _ => false,
+            }),
+            Err(_) => false,
+        };
+        if incomplete {
+            if let Err(e) = self
+                .sock
+                .call(msg::del_neigh(msg::neigh_del(dev, ip)), 0)
+                .await
+            {
+                tracing::debug!(%ip, error = %e, "delete of an incomplete neighbour before a probe");
+            }
+        }
+    }
+
     /// The L3 backend in use and why (after the first reconcile with an
     /// L3 VNI).
     pub fn backend(&self) -> Option<&(L3Backend, String)> {
@@ -801,50 +828,23 @@ impl Dataplane for Netlink {
 
     async fn probe(&mut self, vni: Vni, ip: IpAddr, mac: Option<Mac>) -> Result<(), Error> {
         let (svi, dev) = self.svi(vni, &format!("probe {ip}")).await?;
-        if let Some(mac) = mac {
-            return self
-                .sock
-                .call(
-                    msg::new_neigh(msg::neigh_probe_at(dev, ip, mac)),
-                    msg::UPSERT,
-                )
-                .await
-                .map(drop)
-                .map_err(|e| Error::Probe {
-                    object: format!("neigh {ip} lladdr {mac} dev {svi} nud probe"),
-                    reason: e.to_string(),
-                });
-        }
-        // NTF_USE solicits at once from NONE, FAILED or no entry, but an
-        // INCOMPLETE entry (traffic to the IP while the host was away, e.g.
-        // routed to a migrating VM) only waits for its next retransmit,
-        // up to `retrans_time` (1 s) away. Measured in the demo: the VM's
-        // IP learned ~1 s after its port came up. Delete such an entry
-        // (its queued packets were unanswerable anyway) and solicit anew.
-        let incomplete = match self.sock.call(msg::neigh_get(dev, ip), 0).await {
-            Ok(replies) => replies.iter().any(|m| match m {
-                RouteNetlinkMessage::NewNeighbour(n) => {
-                    msg::neigh_rec(n).is_some_and(|r| r.state == Nud::INCOMPLETE)
-                }
-                _ => false,
-            }),
-            Err(_) => false,
-        };
-        if incomplete {
-            if let Err(e) = self
-                .sock
-                .call(msg::del_neigh(msg::neigh_del(dev, ip)), 0)
-                .await
-            {
-                tracing::debug!(%ip, error = %e, "delete of an incomplete neighbour before a probe");
+        let (m, object) = match mac {
+            // Where the host's routes said it is: see `msg::neigh_probe_at`.
+            Some(mac) => (
+                msg::neigh_probe_at(dev, ip, mac),
+                format!("neigh {ip} lladdr {mac} dev {svi} nud probe"),
+            ),
+            None => {
+                self.drop_incomplete(dev, ip).await;
+                (msg::neigh_probe(dev, ip), format!("neigh {ip} dev {svi}"))
             }
-        }
+        };
         self.sock
-            .call(msg::new_neigh(msg::neigh_probe(dev, ip)), msg::UPSERT)
+            .call(msg::new_neigh(m), msg::UPSERT)
             .await
             .map(drop)
             .map_err(|e| Error::Probe {
-                object: format!("neigh {ip} dev {svi}"),
+                object,
                 reason: e.to_string(),
             })
     }
